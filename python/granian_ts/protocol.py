@@ -1,0 +1,196 @@
+"""The Bun ⇄ Python frame codec (docs/protocol.md); `src/_protocol.ts` is its twin.
+
+Both codecs are checked against the same golden bytes (tests/golden/frames.json).
+Everything here is on the per-request path, so it works on whole byte strings
+(split, join, struct) and never loops over single bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import List, Sequence, Tuple
+
+# Bun → Python
+REQUEST = 0x01
+REQUEST_BODY = 0x02
+DISCONNECT = 0x03
+RESPONSE_ACK = 0x04
+HELLO = 0x20
+STOP = 0x23
+# Python → Bun
+RESPONSE = 0x11
+RESPONSE_BODY = 0x12
+RESPONSE_ABORT = 0x13
+REQUEST_ACK = 0x14
+READY = 0x21
+STARTUP_FAILED = 0x22
+STOPPED = 0x24
+
+FRAME_TYPES = frozenset(
+    (
+        REQUEST, REQUEST_BODY, DISCONNECT, RESPONSE_ACK, HELLO, STOP,
+        RESPONSE, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_ACK, READY, STARTUP_FAILED, STOPPED,
+    )
+)
+
+FLAG_END = 0x01
+
+MAX_PAYLOAD = 16 * 1024 * 1024
+MAX_CHUNK = 1024 * 1024
+WINDOW = 1024 * 1024
+
+# length u32, type u8, flags u8, reserved u16, stream u32 — all little-endian.
+HEADER = struct.Struct("<IBBHI")
+HEADER_SIZE = HEADER.size
+U32 = struct.Struct("<I")
+
+_pack_header = HEADER.pack
+_unpack_header = HEADER.unpack_from
+
+Frame = Tuple[int, int, int, bytes]
+Headers = List[Tuple[bytes, bytes]]
+RequestHead = Tuple[str, str, str, str, int, bytes, bytes, Headers]
+
+# method, scheme, http_version, client_host, client_port, raw_path, query_string
+_REQUEST_FIELDS = 7
+
+
+class ProtocolError(Exception):
+    """The peer broke docs/protocol.md; the connection cannot be trusted any more."""
+
+
+def encode_frame(ftype: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
+    return _pack_header(len(payload), ftype, flags, 0, stream) + payload
+
+
+def frame_header(ftype: int, flags: int, stream: int, length: int) -> bytes:
+    """The 12 header bytes alone, so a large payload can be written without a copy."""
+    return _pack_header(length, ftype, flags, 0, stream)
+
+
+class FrameDecoder:
+    """Incremental decoder: feed it bytes as they arrive, get back whole frames.
+
+    A partial frame is kept until enough bytes arrived; `_need` remembers how many that is,
+    so a 1 MiB body arriving in 64 KiB reads is not re-parsed (and copied) on every read.
+    """
+
+    __slots__ = ("_buffer", "_need")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._need = 0
+
+    def feed(self, data: bytes) -> List[Frame]:
+        """Return the frames completed by `data` as (type, flags, stream, payload) tuples."""
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            if len(buffer) < self._need:
+                return []
+            view = memoryview(buffer)
+            try:
+                frames, used = self._parse(view)
+            finally:
+                view.release()  # a bytearray with a live export cannot be resized
+            del buffer[:used]
+        else:
+            frames, used = self._parse(data)
+            if used < len(data):
+                buffer += memoryview(data)[used:]
+        if buffer:
+            self._need = self._frame_size(buffer) if len(buffer) >= HEADER_SIZE else HEADER_SIZE
+        return frames
+
+    @staticmethod
+    def _frame_size(buffer: bytearray) -> int:
+        return HEADER_SIZE + _unpack_header(buffer)[0]
+
+    @staticmethod
+    def _parse(data) -> Tuple[List[Frame], int]:
+        frames: List[Frame] = []
+        offset = 0
+        end = len(data)
+        known = FRAME_TYPES
+        while end - offset >= HEADER_SIZE:
+            length, ftype, flags, _, stream = _unpack_header(data, offset)
+            if length > MAX_PAYLOAD:
+                raise ProtocolError(f"frame length {length} exceeds MAX_PAYLOAD ({MAX_PAYLOAD})")
+            if ftype not in known:
+                raise ProtocolError(f"unknown frame type 0x{ftype:02x}")
+            start = offset + HEADER_SIZE
+            stop = start + length
+            if stop > end:
+                break
+            # bytes(...) of a slice is the single copy a payload costs (memoryview or bytes).
+            frames.append((ftype, flags, stream, bytes(data[start:stop])))
+            offset = stop
+        return frames, offset
+
+
+def _latin1_fields(payload: bytes) -> List[bytes]:
+    """Split NUL-joined text, turning the UTF-8 of latin-1 code points back into raw bytes."""
+    try:
+        return [
+            field if field.isascii() else field.decode("utf-8").encode("latin-1")
+            for field in payload.split(b"\0")
+        ]
+    except UnicodeError as exc:
+        raise ProtocolError(f"text field is not UTF-8 of latin-1 code points: {exc}") from None
+
+
+def decode_request_head(payload: bytes) -> RequestHead:
+    """Decode a REQUEST payload into its fields; header names/values stay raw bytes."""
+    # ASCII is identical in both encodings, and nearly every request is ASCII.
+    fields = payload.split(b"\0") if payload.isascii() else _latin1_fields(payload)
+    count = len(fields)
+    if count < _REQUEST_FIELDS or (count - _REQUEST_FIELDS) % 2:
+        raise ProtocolError(f"REQUEST head has {count} fields")
+    method, scheme, version, host, port, raw_path, query = fields[:_REQUEST_FIELDS]
+    try:
+        client_port = int(port) if port else 0
+    except ValueError:
+        raise ProtocolError(f"REQUEST client_port is not a number: {port!r}") from None
+    return (
+        method.decode("latin-1"),
+        scheme.decode("latin-1"),
+        version.decode("latin-1"),
+        host.decode("latin-1"),
+        client_port,
+        raw_path,
+        query,
+        list(zip(fields[7::2], fields[8::2])),
+    )
+
+
+def _check_fields(fields: Sequence[bytes]) -> None:
+    """Find the field that smuggles a separator or a line break into the response head."""
+    for field in fields:
+        if b"\0" in field or b"\r" in field or b"\n" in field:
+            raise ValueError(f"invalid response header field {field!r}: contains NUL, CR or LF")
+
+
+def encode_response_head_prefix(status: int, headers: Sequence[Tuple[bytes, bytes]]) -> bytes:
+    """The start of a RESPONSE payload: u32 head length, then the NUL-joined head."""
+    fields = [b"%d" % status]
+    append = fields.append
+    for name, value in headers:
+        append(name)
+        append(value)
+    try:
+        head = b"\0".join(fields)
+    except TypeError:
+        bad = next(f for f in fields if not isinstance(f, (bytes, bytearray, memoryview)))
+        raise TypeError(f"response header names and values must be bytes, got {bad!r}") from None
+    # One scan of the joined head replaces per-field checks: a clean head holds exactly one
+    # NUL per separator and no CR/LF at all.
+    if head.count(b"\0") != len(fields) - 1 or b"\r" in head or b"\n" in head:
+        _check_fields(fields)
+    if not head.isascii():
+        head = head.decode("latin-1").encode("utf-8")
+    return U32.pack(len(head)) + head
+
+
+def encode_response_head(status: int, headers: Sequence[Tuple[bytes, bytes]], body: bytes = b"") -> bytes:
+    """A whole RESPONSE payload: head plus the first body chunk."""
+    return encode_response_head_prefix(status, headers) + body

@@ -1,0 +1,318 @@
+/**
+ * The hot path: one Unix-socket connection from a Bun listener thread to its Python worker,
+ * carrying many requests as streams (docs/protocol.md). `handle` turns a Bun `Request` into
+ * frames and resolves with the `Response` the worker frames back.
+ *
+ * Per request it does one header walk, one string build, one `encodeInto` into the shared
+ * write buffer, and no syscall of its own: frames go out in one write per event-loop turn.
+ */
+import type { Server, Socket } from "bun";
+import {
+  FLAG_END,
+  FrameDecoder,
+  FrameType,
+  FrameWriter,
+  MAX_CHUNK,
+  WINDOW,
+  decodeResponse,
+} from "./_protocol.ts";
+
+/** Statuses whose responses must not carry a body (Fetch's "null body status"). */
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+const BAD_GATEWAY = () =>
+  new Response("Bad Gateway", { status: 502, headers: { "content-type": "text/plain; charset=utf-8" } });
+
+export interface AccessLogger {
+  (req: Request, client: string, status: number, started: number): void;
+}
+
+/** One request in flight. */
+class Stream {
+  /** Set once the response head arrived (and the Response was handed to Bun). */
+  started = false;
+  /** Set once the stream is over for Bun: it takes no more frames for it. */
+  closed = false;
+  // response body, when it streams
+  ctrl: ReadableStreamDefaultController<Uint8Array> | null = null;
+  queue: Uint8Array[] = [];
+  ended = false;
+  waiting: (() => void) | null = null;
+  // request body flow control
+  unacked = 0;
+  resume: (() => void) | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly resolve: (r: Response) => void,
+    readonly req: Request,
+    readonly client: string,
+    readonly t0: number,
+  ) {}
+}
+
+export interface BridgeOptions {
+  socketPath: string;
+  scheme: "http" | "https";
+  httpVersion: string;
+  /** Requests at once before more wait in Bun (--backpressure). */
+  backpressure: number;
+  accessLog?: AccessLogger;
+  onClose?: (error?: Error) => void;
+}
+
+export class WorkerBridge {
+  private socket: Socket | null = null;
+  private readonly streams = new Map<number, Stream>();
+  private nextId = 1;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly writer: FrameWriter;
+  private readonly decoder: FrameDecoder;
+  private idle: (() => void) | null = null;
+
+  constructor(private readonly opts: BridgeOptions) {
+    this.writer = new FrameWriter((data) => (this.socket ? this.socket.write(data) : 0));
+    this.decoder = new FrameDecoder(this.onFrame);
+  }
+
+  get connected() {
+    return this.socket !== null;
+  }
+
+  get inFlight() {
+    return this.streams.size;
+  }
+
+  /** Resolves when no request is in flight. */
+  drained(): Promise<void> {
+    if (this.streams.size === 0 && this.waiting.length === 0) return Promise.resolve();
+    return new Promise((r) => (this.idle = r));
+  }
+
+  async connect(): Promise<void> {
+    this.socket = await Bun.connect({
+      unix: this.opts.socketPath,
+      socket: {
+        data: (_s, chunk) => {
+          try {
+            this.decoder.push(chunk);
+          } catch (err) {
+            this.close(err as Error);
+          }
+        },
+        drain: () => this.writer.flushNow(),
+        close: () => this.close(),
+        error: (_s, err) => this.close(err),
+      },
+    });
+  }
+
+  /** The connection is gone: requests not yet answered get 502, started ones are dropped. */
+  close(error?: Error) {
+    if (!this.socket) return;
+    const socket = this.socket;
+    this.socket = null;
+    socket.end();
+    for (const s of this.streams.values()) this.finish(s, 502);
+    this.streams.clear();
+    this.writer.length = 0;
+    this.opts.onClose?.(error);
+  }
+
+  handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
+    if (!this.socket) return BAD_GATEWAY();
+    if (this.active >= this.opts.backpressure) return this.queued(req, server);
+    this.active++;
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
+
+    const url = req.url;
+    // req.url is absolute ("http://host/path?query"): the path starts at the first "/" after "//".
+    const p = url.indexOf("/", url.indexOf("//") + 2);
+    const q = url.indexOf("?", p);
+    const ip = server.requestIP(req);
+    let host = "";
+    let port = "0";
+    if (ip) {
+      host = ip.address.startsWith("::ffff:") ? ip.address.slice(7) : ip.address;
+      port = String(ip.port);
+    }
+    let head =
+      req.method + "\0" + this.opts.scheme + "\0" + this.opts.httpVersion + "\0" + host + "\0" + port + "\0" +
+      (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
+    if (q < 0) head += "\0";
+    let hasBody = false;
+    for (const [name, value] of req.headers) {
+      head += "\0" + name + "\0" + value;
+      if ((name === "content-length" && value !== "0") || name === "transfer-encoding") hasBody = true;
+    }
+    const body = hasBody ? req.body : null;
+    this.writer.text(FrameType.REQUEST, body ? 0 : FLAG_END, id, head);
+
+    return new Promise<Response>((resolve) => {
+      const s = new Stream(id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
+      this.streams.set(id, s);
+      // The client going away must reach the app (http.disconnect) even before it responds.
+      req.signal.addEventListener("abort", () => this.disconnect(s), { once: true });
+      if (body) this.pump(s, body);
+    });
+  }
+
+  private async queued(req: Request, server: Server<unknown>): Promise<Response> {
+    await new Promise<void>((r) => this.waiting.push(r));
+    this.active--; // release() handed its slot over; handle() takes it again
+    return this.handle(req, server);
+  }
+
+  /** Stream the request body as REQUEST_BODY frames, never more than WINDOW unacknowledged. */
+  private async pump(s: Stream, body: ReadableStream<Uint8Array>) {
+    const reader = body.getReader();
+    try {
+      for (;;) {
+        if (s.unacked >= WINDOW) await new Promise<void>((r) => (s.resume = r));
+        if (s.closed) break;
+        const { value, done } = await reader.read();
+        if (s.closed) break;
+        if (done) {
+          this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id);
+          return;
+        }
+        for (let off = 0; off < value.length; off += MAX_CHUNK) {
+          const chunk = value.subarray(off, off + MAX_CHUNK);
+          this.writer.bytes(FrameType.REQUEST_BODY, 0, s.id, chunk);
+          s.unacked += chunk.length;
+        }
+      }
+      reader.cancel().catch(() => {});
+    } catch {
+      // The client's body stream failed: the client is gone.
+      this.disconnect(s);
+    }
+  }
+
+  /** The client went away before the response ended. */
+  private disconnect(s: Stream) {
+    if (s.closed) return;
+    if (this.socket) this.writer.bytes(FrameType.DISCONNECT, 0, s.id);
+    this.finish(s, 499);
+  }
+
+  /** The stream is over for Bun. */
+  private finish(s: Stream, status?: number) {
+    if (s.closed) return;
+    s.closed = true;
+    this.streams.delete(s.id);
+    s.resume?.();
+    if (!s.started) {
+      s.started = true;
+      s.resolve(BAD_GATEWAY());
+      if (status) this.opts.accessLog?.(s.req, s.client, status, s.t0);
+    } else if (s.ctrl && !s.ended) {
+      s.ended = true;
+      s.waiting?.();
+      try {
+        s.ctrl.error(new Error("response aborted"));
+      } catch {}
+    }
+    this.release();
+  }
+
+  /** A request slot frees: hand it to the next queued request, if any. */
+  private release() {
+    const next = this.waiting.shift();
+    if (next) return next();
+    this.active--;
+    if (this.idle && this.streams.size === 0) {
+      this.idle();
+      this.idle = null;
+    }
+  }
+
+  private onFrame = (type: number, flags: number, id: number, payload: Uint8Array) => {
+    const s = this.streams.get(id);
+    if (!s) return; // raced with the end of the stream (docs/protocol.md)
+    switch (type) {
+      case FrameType.RESPONSE:
+        return this.onResponse(s, flags, payload);
+      case FrameType.RESPONSE_BODY:
+        return this.onBody(s, flags, payload);
+      case FrameType.REQUEST_ACK: {
+        s.unacked -= new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+        if (s.resume && s.unacked < WINDOW) {
+          const r = s.resume;
+          s.resume = null;
+          r();
+        }
+        return;
+      }
+      case FrameType.RESPONSE_ABORT:
+        return this.finish(s);
+    }
+  };
+
+  private onResponse(s: Stream, flags: number, payload: Uint8Array) {
+    const { status, headers, body } = decodeResponse(payload);
+    s.started = true;
+    this.opts.accessLog?.(s.req, s.client, status, s.t0);
+    if (flags & FLAG_END) {
+      s.closed = true;
+      this.streams.delete(s.id);
+      s.resume?.();
+      // Copy: the payload is a view into the socket's read buffer.
+      s.resolve(new Response(NULL_BODY.has(status) || body.length === 0 ? null : body.slice(), { status, headers }));
+      this.release();
+      return;
+    }
+    if (body.length) s.queue.push(body.slice());
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          s.ctrl = c;
+        },
+        pull: (c) => {
+          const chunk = s.queue.shift();
+          if (chunk) {
+            c.enqueue(chunk);
+            this.ack(s, chunk.length);
+          }
+          if (s.queue.length === 0) {
+            if (s.ended) return c.close();
+            if (!chunk) return new Promise<void>((r) => (s.waiting = r));
+          }
+        },
+        cancel: () => this.disconnect(s),
+      },
+      { highWaterMark: 0 },
+    );
+    s.resolve(new Response(NULL_BODY.has(status) ? null : stream, { status, headers }));
+  }
+
+  private onBody(s: Stream, flags: number, payload: Uint8Array) {
+    if (!s.ctrl && !s.started) return; // a body before the head is a worker bug; ignore
+    if (payload.length) s.queue.push(payload.slice());
+    if (flags & FLAG_END) {
+      s.ended = true;
+      s.closed = true;
+      this.streams.delete(s.id);
+      this.release();
+    }
+    const w = s.waiting;
+    if (w) {
+      s.waiting = null;
+      const c = s.ctrl!;
+      const chunk = s.queue.shift();
+      if (chunk) {
+        c.enqueue(chunk);
+        this.ack(s, chunk.length);
+      }
+      if (s.ended && s.queue.length === 0) c.close();
+      w();
+    }
+  }
+
+  private ack(s: Stream, n: number) {
+    // Once the stream is over for Python, acks would only be ignored.
+    if (!s.ended && this.socket) this.writer.u32(FrameType.RESPONSE_ACK, s.id, n);
+  }
+}

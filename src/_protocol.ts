@@ -1,0 +1,211 @@
+/**
+ * Codec of the Bun ⇄ Python wire protocol (docs/protocol.md). The mirror image lives in
+ * python/granian_ts/protocol.py; both are tested against tests/golden/frames.json.
+ */
+
+export const HEADER_SIZE = 12;
+export const MAX_PAYLOAD = 16 * 1024 * 1024;
+export const MAX_CHUNK = 1024 * 1024;
+export const WINDOW = 1024 * 1024;
+export const FLAG_END = 1;
+
+export const enum FrameType {
+  // Bun → Python
+  REQUEST = 0x01,
+  REQUEST_BODY = 0x02,
+  DISCONNECT = 0x03,
+  RESPONSE_ACK = 0x04,
+  // Python → Bun
+  RESPONSE = 0x11,
+  RESPONSE_BODY = 0x12,
+  RESPONSE_ABORT = 0x13,
+  REQUEST_ACK = 0x14,
+  // control connection
+  HELLO = 0x20,
+  READY = 0x21,
+  STARTUP_FAILED = 0x22,
+  STOP = 0x23,
+  STOPPED = 0x24,
+}
+
+const KNOWN_TYPES = new Set<number>([
+  0x01, 0x02, 0x03, 0x04, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x23, 0x24,
+]);
+
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+export interface Frame {
+  type: number;
+  flags: number;
+  stream: number;
+  /** A view into the decoder's buffer: valid only until the next `push`; copy what you keep. */
+  payload: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encode one frame into a fresh buffer (control frames, tests; the hot path uses FrameWriter). */
+export function encodeFrame(type: number, flags: number, stream: number, payload: Uint8Array = new Uint8Array(0)) {
+  const out = new Uint8Array(HEADER_SIZE + payload.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, payload.length, true);
+  out[4] = type;
+  out[5] = flags;
+  view.setUint32(8, stream, true);
+  out.set(payload, HEADER_SIZE);
+  return out;
+}
+
+/**
+ * Incremental frame decoder. `push` takes whatever the socket delivered and calls `onFrame`
+ * for each complete frame; a partial frame is kept until the rest arrives. Frames are decoded
+ * in place from the incoming chunk when it holds them whole, so the common case copies nothing.
+ */
+export class FrameDecoder {
+  private carry: Uint8Array | null = null;
+
+  constructor(private readonly onFrame: (type: number, flags: number, stream: number, payload: Uint8Array) => void) {}
+
+  push(chunk: Uint8Array): void {
+    let buf = chunk;
+    if (this.carry) {
+      const joined = new Uint8Array(this.carry.length + chunk.length);
+      joined.set(this.carry);
+      joined.set(chunk, this.carry.length);
+      buf = joined;
+      this.carry = null;
+    }
+    let off = 0;
+    const len = buf.length;
+    while (len - off >= HEADER_SIZE) {
+      const size = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16) | (buf[off + 3]! << 24)) >>> 0;
+      const type = buf[off + 4]!;
+      if (size > MAX_PAYLOAD) throw new ProtocolError(`frame payload of ${size} bytes exceeds ${MAX_PAYLOAD}`);
+      if (!KNOWN_TYPES.has(type)) throw new ProtocolError(`unknown frame type 0x${type.toString(16)}`);
+      if (len - off - HEADER_SIZE < size) break;
+      const stream = (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16) | (buf[off + 11]! << 24)) >>> 0;
+      const start = off + HEADER_SIZE;
+      off = start + size;
+      this.onFrame(type, buf[start - 7]!, stream, buf.subarray(start, off));
+    }
+    if (off < len) this.carry = buf.slice(off);
+  }
+
+  /** Bytes of an incomplete frame still waiting for the rest. */
+  get pending(): number {
+    return this.carry?.length ?? 0;
+  }
+}
+
+/**
+ * Batches outgoing frames in one growable buffer, flushed once per event-loop turn: one
+ * syscall carries every frame produced while handling a batch of requests. Heads are encoded
+ * with `encodeInto` straight into the buffer, so a request costs no intermediate allocation.
+ */
+export class FrameWriter {
+  private buf = new Uint8Array(64 * 1024);
+  private view = new DataView(this.buf.buffer);
+  /** Bytes queued in `buf` (they start at 0). */
+  length = 0;
+  private scheduled = false;
+
+  /** `write` sends bytes and returns how many went out; the rest waits for `drain`. */
+  constructor(private readonly write: (data: Uint8Array) => number) {}
+
+  private reserve(n: number): number {
+    const need = this.length + n;
+    if (need > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < need) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.buf.subarray(0, this.length));
+      this.buf = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    this.schedule();
+    return this.length;
+  }
+
+  private header(at: number, type: number, flags: number, stream: number, size: number) {
+    const v = this.view;
+    v.setUint32(at, size, true);
+    v.setUint32(at + 4, type | (flags << 8), true);
+    v.setUint32(at + 8, stream, true);
+  }
+
+  /** A frame whose payload is `text` (NUL-joined head): UTF-8 encoded in place. */
+  text(type: number, flags: number, stream: number, text: string): void {
+    const at = this.reserve(HEADER_SIZE + text.length * 3);
+    const { written } = encoder.encodeInto(text, this.buf.subarray(at + HEADER_SIZE));
+    this.header(at, type, flags, stream, written);
+    this.length = at + HEADER_SIZE + written;
+  }
+
+  bytes(type: number, flags: number, stream: number, payload?: Uint8Array): void {
+    const size = payload ? payload.length : 0;
+    const at = this.reserve(HEADER_SIZE + size);
+    this.header(at, type, flags, stream, size);
+    if (payload) this.buf.set(payload, at + HEADER_SIZE);
+    this.length = at + HEADER_SIZE + size;
+  }
+
+  u32(type: number, stream: number, value: number): void {
+    const at = this.reserve(HEADER_SIZE + 4);
+    this.header(at, type, 0, stream, 4);
+    this.view.setUint32(at + HEADER_SIZE, value, true);
+    this.length = at + HEADER_SIZE + 4;
+  }
+
+  private schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: every request handled in this event-loop turn shares one write.
+    setImmediate(this.flushNow);
+  }
+
+  /** Write what is queued; what the socket did not take stays queued for `drain`. */
+  flushNow = (): void => {
+    this.scheduled = false;
+    if (this.length === 0) return;
+    const sent = this.write(this.buf.subarray(0, this.length));
+    if (sent <= 0) return;
+    if (sent < this.length) this.buf.copyWithin(0, sent, this.length);
+    this.length -= sent;
+  };
+}
+
+/** Split a NUL-joined head payload into its fields. */
+export const decodeFields = (payload: Uint8Array): string[] => decoder.decode(payload).split("\0");
+
+export interface ResponseHead {
+  status: number;
+  headers: [string, string][];
+  body: Uint8Array;
+}
+
+/** Decode a RESPONSE payload: u32 head length, the NUL-joined head, then the first body chunk. */
+export function decodeResponse(payload: Uint8Array): ResponseHead {
+  if (payload.length < 4) throw new ProtocolError("RESPONSE payload shorter than its head length");
+  const headLen = (payload[0]! | (payload[1]! << 8) | (payload[2]! << 16) | (payload[3]! << 24)) >>> 0;
+  if (headLen + 4 > payload.length) throw new ProtocolError("RESPONSE head length exceeds the payload");
+  const fields = decoder.decode(payload.subarray(4, 4 + headLen)).split("\0");
+  const status = Number(fields[0]);
+  if (!Number.isInteger(status) || status < 100 || status > 999 || fields.length % 2 !== 1)
+    throw new ProtocolError("RESPONSE head is malformed");
+  const headers: [string, string][] = [];
+  for (let i = 1; i < fields.length; i += 2) headers.push([fields[i]!, fields[i + 1]!]);
+  return { status, headers, body: payload.subarray(4 + headLen) };
+}
+
+/** Encode a RESPONSE payload (the Python side's job; here for tests and symmetry). */
+export function encodeResponse(status: number, headers: [string, string][], body: Uint8Array = new Uint8Array(0)) {
+  const head = encoder.encode([String(status), ...headers.flat()].join("\0"));
+  const out = new Uint8Array(4 + head.length + body.length);
+  new DataView(out.buffer).setUint32(0, head.length, true);
+  out.set(head, 4);
+  out.set(body, 4 + head.length);
+  return out;
+}

@@ -1,0 +1,141 @@
+/**
+ * One Python worker process (`python -m granian_ts`) and the supervisor's control connection
+ * to it (docs/protocol.md, "Control connection").
+ */
+import type { Subprocess, Socket } from "bun";
+import { existsSync, unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { FrameDecoder, FrameType, encodeFrame } from "./_protocol.ts";
+import type { ResolvedOptions } from "./options.ts";
+
+/** python/ holds the granian_ts package; it goes on the worker's PYTHONPATH. */
+const PYTHON_DIR = resolve(import.meta.dir, "../python");
+
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+export class PythonWorker {
+  readonly socketPath: string;
+  private proc: Subprocess<"pipe", "inherit", "inherit"> | null = null;
+  private control: Socket | null = null;
+  private stopped: (() => void) | null = null;
+  /** True once `stop()` was asked: an exit is then expected, not a crash. */
+  stopping = false;
+  pid = 0;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    readonly index: number,
+  ) {
+    this.socketPath = join(tmpdir(), `granian-ts-${process.pid}-${index}-${Date.now().toString(36)}.sock`);
+  }
+
+  /** Resolves with the exit code when the process ends. */
+  exited: Promise<number> = Promise.resolve(0);
+
+  /** Spawn the worker and wait until it reports READY (app imported, lifespan started). */
+  async start(): Promise<void> {
+    const o = this.opts;
+    const env = { ...process.env, PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(":"), PYTHONUNBUFFERED: "1" };
+    const argv = [
+      o.python, "-m", "granian_ts",
+      "--socket", this.socketPath,
+      "--interface", o.interface,
+      "--target", o.target,
+      "--loop", o.loop,
+      "--working-dir", o.workingDir,
+      "--server-host", o.address,
+      "--server-port", String(o.port),
+      "--log-level", o.logLevel,
+      "--root-path", o.rootPath,
+      "--blocking-threads", String(o.blockingThreads),
+    ];
+    try {
+      // stdin is the lifeline: never written, it reaches EOF when this process dies, even by SIGKILL.
+      this.proc = Bun.spawn(argv, { stdin: "pipe", stdout: "inherit", stderr: "inherit", env, cwd: o.workingDir });
+    } catch (err) {
+      throw new StartupError(`could not start the Python interpreter ${JSON.stringify(o.python)}: ${(err as Error).message}`);
+    }
+    this.pid = this.proc.pid;
+    this.exited = this.proc.exited;
+    const exited = this.exited.then((code) => {
+      throw new StartupError(`worker exited with code ${code} before it was ready`);
+    });
+    await Promise.race([this.handshake(), exited]);
+  }
+
+  private async handshake(): Promise<void> {
+    // The worker binds its socket before importing the app, so this wait is Python's start-up only.
+    for (let i = 0; ; i++) {
+      try {
+        return await this.connectControl();
+      } catch (err) {
+        if (err instanceof StartupError) throw err;
+        if (i > 3000) throw new StartupError(`worker did not open ${this.socketPath} within 30 s`);
+        await Bun.sleep(10);
+      }
+    }
+  }
+
+  private connectControl(): Promise<void> {
+    return new Promise((resolveReady, rejectReady) => {
+      let settled = false;
+      const decoder = new FrameDecoder((type, _flags, _stream, payload) => {
+        const text = new TextDecoder().decode(payload);
+        if (type === FrameType.READY && !settled) {
+          settled = true;
+          resolveReady();
+        } else if (type === FrameType.STARTUP_FAILED && !settled) {
+          settled = true;
+          rejectReady(new StartupError(text));
+        } else if (type === FrameType.STOPPED) {
+          this.stopped?.();
+        }
+      });
+      if (!existsSync(this.socketPath)) return rejectReady(new Error("socket not there yet"));
+      Bun.connect({
+        unix: this.socketPath,
+        socket: {
+          open: (s) => {
+            this.control = s;
+            s.write(encodeFrame(FrameType.HELLO, 0, 0));
+          },
+          data: (_s, chunk) => decoder.push(chunk),
+          close: () => {
+            this.control = null;
+          },
+          error: () => {},
+        },
+      }).catch(rejectReady);
+    });
+  }
+
+  /** Ask for lifespan shutdown and exit; kill the process if it takes longer than `timeoutMs`. */
+  async stop(timeoutMs = 30_000): Promise<void> {
+    this.stopping = true;
+    if (!this.proc || this.proc.exitCode !== null) return this.cleanup();
+    const done = new Promise<void>((r) => (this.stopped = r));
+    if (this.control) this.control.write(encodeFrame(FrameType.STOP, 0, 0));
+    else this.proc.kill("SIGTERM");
+    const timer = Bun.sleep(timeoutMs).then(() => "timeout");
+    const outcome = await Promise.race([this.exited, timer, done.then(() => this.exited)]);
+    if (outcome === "timeout") this.proc.kill("SIGKILL");
+    await this.exited;
+    this.cleanup();
+  }
+
+  kill() {
+    this.stopping = true;
+    this.proc?.kill("SIGKILL");
+    this.cleanup();
+  }
+
+  private cleanup() {
+    this.control?.end();
+    try {
+      unlinkSync(this.socketPath);
+    } catch {}
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The option table: every server option is declared here once (name, type, default, env var,
+ * range, help). The CLI args, the `GRANIAN_*` environment lookup, the TS API type and the
+ * README table are all derived from it, so an option is never spelled out twice.
+ */
+
+type Kind = "string" | "int" | "bool" | "enum";
+
+interface OptionSpec<K extends Kind = Kind, C extends readonly string[] = readonly string[]> {
+  /** camelCase key in the TS API; the CLI flag is its kebab-case form. */
+  readonly kind: K;
+  readonly default: unknown;
+  readonly help: string;
+  readonly choices?: C;
+  readonly min?: number;
+  readonly max?: number;
+  /** Environment variable; derived as GRANIAN_<SNAKE_CASE> unless set. */
+  readonly env?: string;
+  /** Set for options with no CLI flag of their own (the positional APP). */
+  readonly positional?: true;
+  /** CLI alias (one letter). */
+  readonly alias?: string;
+}
+
+const opt = <const K extends Kind, const C extends readonly string[] = readonly string[]>(
+  spec: OptionSpec<K, C>,
+) => spec;
+
+export const Interfaces = { ASGI: "asgi", ASGINL: "asginl", RSGI: "rsgi", WSGI: "wsgi" } as const;
+export const HTTPModes = { auto: "auto", http1: "1", http2: "2" } as const;
+export const Loops = { auto: "auto", asyncio: "asyncio", uvloop: "uvloop" } as const;
+export const LogLevels = ["critical", "error", "warning", "warn", "info", "debug"] as const;
+
+export const OPTIONS = {
+  target: opt({ kind: "string", default: undefined, positional: true, help: "Application target to serve, as module:attr (attr defaults to app)" }),
+  interface: opt({ kind: "enum", default: "rsgi", choices: Object.values(Interfaces), help: "Application interface type" }),
+  address: opt({ kind: "string", default: "127.0.0.1", env: "GRANIAN_HOST", help: "Host address to bind to (CLI: --host)" }),
+  port: opt({ kind: "int", default: 8000, min: 0, max: 65535, help: "Port to bind to" }),
+  workers: opt({ kind: "int", default: 1, min: 1, max: 1024, help: "Number of Python worker processes" }),
+  runtimeThreads: opt({ kind: "int", default: 1, min: 1, max: 256, help: "Number of Bun listener threads per worker" }),
+  blockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Number of blocking threads per worker (WSGI); default 1 for ASGI/RSGI" }),
+  http: opt({ kind: "enum", default: "auto", choices: Object.values(HTTPModes), help: "HTTP version: auto (HTTP/1.1 and HTTP/2), 1 or 2" }),
+  loop: opt({ kind: "enum", default: "auto", choices: Object.values(Loops), help: "Python event loop (auto = uvloop when importable)" }),
+  backlog: opt({ kind: "int", default: 1024, min: 128, max: 65535, help: "Maximum number of connections to hold in backlog" }),
+  backpressure: opt({ kind: "int", default: undefined, min: 1, max: 1_000_000, help: "Maximum number of requests a worker runs at once; more wait in Bun (default: backlog / workers)" }),
+  reload: opt({ kind: "bool", default: false, help: "Restart the workers when Python files in the working directory change" }),
+  logLevel: opt({ kind: "enum", default: "info", choices: LogLevels, help: "Log level of the server and its workers" }),
+  accessLog: opt({ kind: "bool", default: false, env: "GRANIAN_LOG_ACCESS_ENABLED", help: "Log every request (access log)" }),
+  workingDir: opt({ kind: "string", default: undefined, help: "Working directory, put first on sys.path (default: the current directory)" }),
+  rootPath: opt({ kind: "string", default: "", env: "GRANIAN_URL_PATH_PREFIX", help: "ASGI root_path (URL prefix the app is mounted at)" }),
+  python: opt({ kind: "string", default: undefined, env: "GRANIAN_TS_PYTHON", help: "Python interpreter (default: the active virtualenv's python, else python3)" }),
+  shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
+} as const;
+
+export type OptionName = keyof typeof OPTIONS;
+
+type ValueOf<S> = S extends { kind: "int" }
+  ? number
+  : S extends { kind: "bool" }
+    ? boolean
+    : S extends { kind: "enum"; choices: readonly (infer C)[] }
+      ? C
+      : string;
+
+/** Options as the TS API takes them: every key optional except `target`. */
+export type GranianOptions = { target: string } & {
+  -readonly [K in Exclude<OptionName, "target">]?: ValueOf<(typeof OPTIONS)[K]>;
+};
+
+/** Options after defaults, env and validation: what the runtime reads. */
+export type ResolvedOptions = {
+  -readonly [K in OptionName]: ValueOf<(typeof OPTIONS)[K]>;
+} & { workingDir: string; python: string; blockingThreads: number; backpressure: number };
+
+/** A bad option value: `message` is the one line the CLI prints before exiting 2. */
+export class OptionError extends Error {
+  override name = "OptionError";
+}
+
+export const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The CLI flag of an option: `address` is `--host`, as in Granian. */
+export const flagOf = (name: OptionName) => (name === "address" ? "host" : kebab(name));
+
+export const envOf = (name: OptionName): string | undefined => {
+  const spec: OptionSpec = OPTIONS[name];
+  if (spec.positional) return undefined;
+  return spec.env ?? `GRANIAN_${kebab(name).replace(/-/g, "_").toUpperCase()}`;
+};
+
+function describe(spec: OptionSpec): string {
+  switch (spec.kind) {
+    case "int":
+      return `an integer from ${spec.min} to ${spec.max}`;
+    case "bool":
+      return "true or false";
+    case "enum":
+      return `one of ${spec.choices!.join(", ")}`;
+    default:
+      return "a string";
+  }
+}
+
+/** Parse and check one value (from the API, argv or env) against its spec. */
+export function parseOption(name: OptionName, raw: unknown, source = `--${flagOf(name)}`): unknown {
+  const spec: OptionSpec = OPTIONS[name];
+  const fail = (): never => {
+    throw new OptionError(`invalid value for ${source}: ${JSON.stringify(raw)} (expected ${describe(spec)})`);
+  };
+  switch (spec.kind) {
+    case "int": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) fail();
+      return n;
+    }
+    case "bool": {
+      if (typeof raw === "boolean") return raw;
+      const s = String(raw).toLowerCase();
+      if (["1", "true", "yes", "on"].includes(s)) return true;
+      if (["0", "false", "no", "off"].includes(s)) return false;
+      return fail();
+    }
+    case "enum": {
+      const s = String(raw);
+      if (!spec.choices!.includes(s)) fail();
+      return s;
+    }
+    default:
+      if (typeof raw !== "string") fail();
+      return raw;
+  }
+}
+
+/**
+ * Resolve options once at start-up: explicit values win, then `GRANIAN_*` env vars, then
+ * defaults. Everything is validated here so the hot path never re-checks.
+ */
+export function resolveOptions(
+  given: Partial<Record<OptionName, unknown>>,
+  env: Record<string, string | undefined> = process.env,
+): ResolvedOptions {
+  const out: Record<string, unknown> = {};
+  for (const name of Object.keys(OPTIONS) as OptionName[]) {
+    const spec: OptionSpec = OPTIONS[name];
+    const envName = envOf(name);
+    if (given[name] !== undefined) out[name] = parseOption(name, given[name]);
+    else if (envName && env[envName] !== undefined && env[envName] !== "")
+      out[name] = parseOption(name, env[envName], `${envName}`);
+    else out[name] = spec.default;
+  }
+  if (!out.target) throw new OptionError("missing APP: give the application target as module:attr");
+  if (!/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$/.test(out.target as string))
+    throw new OptionError(`invalid value for APP: ${JSON.stringify(out.target)} (expected module:attr, e.g. main:app)`);
+  out.workingDir = (out.workingDir as string | undefined) ?? process.cwd();
+  out.python = (out.python as string | undefined) ?? (env.VIRTUAL_ENV ? `${env.VIRTUAL_ENV}/bin/python` : "python3");
+  out.blockingThreads = (out.blockingThreads as number | undefined) ?? 1;
+  out.backpressure =
+    (out.backpressure as number | undefined) ?? Math.max(1, Math.floor((out.backlog as number) / (out.workers as number)));
+  if (out.logLevel === "warn") out.logLevel = "warning";
+  return out as ResolvedOptions;
+}

@@ -1,0 +1,62 @@
+import { describe, expect, test } from "bun:test";
+import { OPTIONS, OptionError, envOf, flagOf, resolveOptions } from "../../src/options.ts";
+
+describe("option table", () => {
+  test("defaults follow Granian", () => {
+    const o = resolveOptions({ target: "main:app" }, {});
+    expect(o.interface).toBe("rsgi");
+    expect(o.address).toBe("127.0.0.1");
+    expect(o.port).toBe(8000);
+    expect(o.workers).toBe(1);
+    expect(o.runtimeThreads).toBe(1);
+    expect(o.http).toBe("auto");
+    expect(o.loop).toBe("auto");
+    expect(o.backlog).toBe(1024);
+    expect(o.backpressure).toBe(1024);
+    expect(o.reload).toBe(false);
+    expect(o.python).toBe("python3");
+  });
+
+  test("env vars are GRANIAN_* and lose to explicit values", () => {
+    expect(envOf("runtimeThreads")).toBe("GRANIAN_RUNTIME_THREADS");
+    expect(envOf("address")).toBe("GRANIAN_HOST");
+    expect(envOf("target")).toBeUndefined();
+    const env = { GRANIAN_WORKERS: "3", GRANIAN_HOST: "0.0.0.0", GRANIAN_RELOAD: "true", VIRTUAL_ENV: "/v" };
+    const o = resolveOptions({ target: "m", port: 9000 }, env);
+    expect(o.workers).toBe(3);
+    expect(o.address).toBe("0.0.0.0");
+    expect(o.reload).toBe(true);
+    expect(o.port).toBe(9000);
+    expect(o.python).toBe("/v/bin/python");
+    expect(resolveOptions({ target: "m", workers: 2 }, env).workers).toBe(2);
+    expect(resolveOptions({ target: "m", workers: 4 }, env).backpressure).toBe(256);
+  });
+
+  test("bad values name the option and what is allowed", () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{ workers: "0" }, "invalid value for --workers: \"0\" (expected an integer from 1 to 1024)"],
+      [{ port: 70000 }, "invalid value for --port: 70000 (expected an integer from 0 to 65535)"],
+      [{ interface: "cgi" }, "invalid value for --interface: \"cgi\" (expected one of asgi, asginl, rsgi, wsgi)"],
+      [{ loop: "trio" }, "invalid value for --loop: \"trio\" (expected one of auto, asyncio, uvloop)"],
+      [{ http: "3" }, "invalid value for --http: \"3\" (expected one of auto, 1, 2)"],
+      [{ reload: "maybe" }, "invalid value for --reload: \"maybe\" (expected true or false)"],
+    ];
+    for (const [given, message] of bad) {
+      expect(() => resolveOptions({ target: "m:app", ...given }, {})).toThrow(new OptionError(message));
+    }
+    expect(() => resolveOptions({ target: "m" }, { GRANIAN_PORT: "x" })).toThrow(
+      'invalid value for GRANIAN_PORT: "x" (expected an integer from 0 to 65535)',
+    );
+    expect(() => resolveOptions({}, {})).toThrow("missing APP");
+    expect(() => resolveOptions({ target: "not a target" }, {})).toThrow("invalid value for APP");
+  });
+
+  test("every option has help, and flags are kebab-case", () => {
+    for (const [name, spec] of Object.entries(OPTIONS)) {
+      expect(spec.help.length).toBeGreaterThan(10);
+      expect(flagOf(name as keyof typeof OPTIONS)).toMatch(/^[a-z][a-z-]*$/);
+    }
+    expect(flagOf("runtimeThreads")).toBe("runtime-threads");
+    expect(flagOf("address")).toBe("host");
+  });
+});

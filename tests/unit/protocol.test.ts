@@ -1,0 +1,138 @@
+import { describe, expect, test } from "bun:test";
+import golden from "../golden/frames.json";
+import {
+  FrameDecoder,
+  FrameWriter,
+  ProtocolError,
+  decodeFields,
+  decodeResponse,
+  encodeFrame,
+  encodeResponse,
+  MAX_PAYLOAD,
+} from "../../src/_protocol.ts";
+
+const hex = (s: string) => Uint8Array.from(Buffer.from(s, "hex"));
+const toHex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+function decodeAll(chunks: Uint8Array[]) {
+  const frames: { type: number; flags: number; stream: number; payload: string }[] = [];
+  const d = new FrameDecoder((type, flags, stream, payload) => frames.push({ type, flags, stream, payload: toHex(payload) }));
+  for (const c of chunks) d.push(c);
+  return { frames, pending: d.pending };
+}
+
+describe("golden frames", () => {
+  for (const f of golden.frames) {
+    test(`${f.name} encodes to the golden bytes`, () => {
+      expect(toHex(encodeFrame(f.type, f.flags, f.stream, hex(f.payload_hex)))).toBe(f.hex);
+    });
+    test(`${f.name} decodes from the golden bytes`, () => {
+      expect(decodeAll([hex(f.hex)]).frames).toEqual([{ type: f.type, flags: f.flags, stream: f.stream, payload: f.payload_hex }]);
+    });
+  }
+
+  test("the whole golden stream decodes byte by byte and in random splits", () => {
+    const all = Buffer.concat(golden.frames.map((f) => hex(f.hex)));
+    const expected = golden.frames.map((f) => ({ type: f.type, flags: f.flags, stream: f.stream, payload: f.payload_hex }));
+    const bytes = [...all].map((b) => Uint8Array.of(b));
+    expect(decodeAll(bytes).frames).toEqual(expected);
+    for (let round = 0; round < 20; round++) {
+      const chunks: Uint8Array[] = [];
+      for (let off = 0; off < all.length; ) {
+        const n = 1 + Math.floor(Math.random() * 40);
+        chunks.push(Uint8Array.from(all.subarray(off, off + n)));
+        off += n;
+      }
+      expect(decodeAll(chunks).frames).toEqual(expected);
+    }
+  });
+
+  test("request head fields and the latin-1 header value", () => {
+    const f = golden.frames.find((g) => g.name === "request_no_body")!;
+    const fields = decodeFields(hex(f.payload_hex));
+    expect(fields.slice(0, 7)).toEqual(["GET", "http", "1.1", "127.0.0.1", "50000", "/items/%C3%A9", "q=1&r=%20"]);
+    expect(fields.slice(7)).toEqual(["host", "example.com", "x-latin", "caf\u00e9"]);
+  });
+
+  test("response head decodes with repeated headers kept", () => {
+    const f = golden.frames.find((g) => g.name === "response_with_body_end")!;
+    const r = decodeResponse(hex(f.payload_hex));
+    expect(r.status).toBe(200);
+    expect(r.headers).toEqual([
+      ["content-type", "text/plain"],
+      ["set-cookie", "a=1"],
+      ["set-cookie", "b=2"],
+    ]);
+    expect(new TextDecoder().decode(r.body)).toBe("hello");
+    expect(toHex(encodeResponse(200, r.headers, r.body))).toBe(f.payload_hex);
+  });
+});
+
+describe("malformed input", () => {
+  test("a truncated frame waits for the rest", () => {
+    const f = hex(golden.frames[0]!.hex);
+    const { frames, pending } = decodeAll([f.subarray(0, f.length - 1)]);
+    expect(frames).toEqual([]);
+    expect(pending).toBe(f.length - 1);
+  });
+
+  test("an oversized length is rejected", () => {
+    const f = encodeFrame(0x12, 0, 1);
+    new DataView(f.buffer).setUint32(0, MAX_PAYLOAD + 1, true);
+    expect(() => decodeAll([f])).toThrow(ProtocolError);
+  });
+
+  test("an unknown type is rejected", () => {
+    expect(() => decodeAll([encodeFrame(0x7f, 0, 1)])).toThrow(ProtocolError);
+  });
+
+  test("a response head that is not status + pairs is rejected", () => {
+    const head = new TextEncoder().encode("200\0content-type");
+    const payload = new Uint8Array(4 + head.length);
+    new DataView(payload.buffer).setUint32(0, head.length, true);
+    payload.set(head, 4);
+    expect(() => decodeResponse(payload)).toThrow(ProtocolError);
+    expect(() => decodeResponse(Uint8Array.of(1, 0))).toThrow(ProtocolError);
+    const lying = Uint8Array.of(200, 0, 0, 0, 50);
+    expect(() => decodeResponse(lying)).toThrow(ProtocolError);
+  });
+});
+
+describe("FrameWriter", () => {
+  test("batches frames into one write per turn and keeps what the socket did not take", async () => {
+    const writes: Uint8Array[] = [];
+    let budget = 30;
+    const w = new FrameWriter((data) => {
+      const n = Math.min(budget, data.length);
+      writes.push(data.slice(0, n));
+      budget = Infinity;
+      return n;
+    });
+    w.text(0x01, 1, 5, "GET\0http\0\u00e9");
+    w.bytes(0x02, 1, 5, Uint8Array.of(1, 2, 3));
+    w.u32(0x04, 5, 77);
+    await new Promise((r) => setImmediate(r));
+    expect(writes.length).toBe(1);
+    expect(w.length).toBeGreaterThan(0);
+    w.flushNow();
+    const all = Buffer.concat(writes);
+    const { frames } = decodeAll([all]);
+    expect(frames).toEqual([
+      { type: 1, flags: 1, stream: 5, payload: Buffer.from("GET\0http\0\u00e9").toString("hex") },
+      { type: 2, flags: 1, stream: 5, payload: "010203" },
+      { type: 4, flags: 0, stream: 5, payload: "4d000000" },
+    ]);
+    expect(w.length).toBe(0);
+  });
+
+  test("grows past its initial buffer", async () => {
+    let out = new Uint8Array(0);
+    const w = new FrameWriter((d) => ((out = d.slice()), d.length));
+    const big = new Uint8Array(200_000).fill(7);
+    w.bytes(0x12, 0, 9, big);
+    w.flushNow();
+    const { frames } = decodeAll([out]);
+    expect(frames.length).toBe(1);
+    expect(frames[0]!.payload.length).toBe(400_000);
+  });
+});
