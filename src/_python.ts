@@ -50,7 +50,6 @@ export class PythonWorker {
       "--server-port", String(o.port),
       "--log-level", o.logLevel,
       "--root-path", o.rootPath,
-      "--blocking-threads", String(o.blockingThreads),
     ];
     try {
       // stdin is the lifeline: never written, it reaches EOF when this process dies, even by SIGKILL.

@@ -4,6 +4,8 @@
  * README table are all derived from it, so an option is never spelled out twice.
  */
 
+import { resolve as resolvePath } from "node:path";
+
 type Kind = "string" | "int" | "bool" | "enum";
 
 interface OptionSpec<K extends Kind = Kind, C extends readonly string[] = readonly string[]> {
@@ -151,7 +153,7 @@ export function resolveOptions(
   if (!out.target) throw new OptionError("missing APP: give the application target as module:attr");
   if (!/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$/.test(out.target as string))
     throw new OptionError(`invalid value for APP: ${JSON.stringify(out.target)} (expected module:attr, e.g. main:app)`);
-  out.workingDir = (out.workingDir as string | undefined) ?? process.cwd();
+  out.workingDir = resolvePath((out.workingDir as string | undefined) ?? process.cwd());
   out.python = (out.python as string | undefined) ?? (env.VIRTUAL_ENV ? `${env.VIRTUAL_ENV}/bin/python` : "python3");
   out.blockingThreads = (out.blockingThreads as number | undefined) ?? 1;
   out.backpressure =

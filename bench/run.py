@@ -1,0 +1,577 @@
+"""HTTP benchmark: granian-ts against Granian and uvicorn, all serving bench/bench_app.py.
+
+Each server is started on a free port in its own process group, checked with real requests
+(status and body), warmed up, then timed with wrk. Servers run round-robin (round 1: A B C,
+round 2: B C A, ...) so drift of the machine hits every server alike; the table reports
+medians over the rounds and the ratios of granian-ts to each competitor.
+
+Standard library only (Python 3.9+). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+BUN = ROOT / "node_modules" / ".bin" / "bun"
+POST_LUA = BENCH / "post.lua"
+
+GET_BODY_SIZE = 1024
+ECHO_BODY = bytes(range(256)) * 40  # 10 KiB, every byte value, to catch a body that is mangled
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+WARMUP_SECONDS = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers: name -> how to start it and how to ask its version. Adding one touches this table.
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    argv: Callable[[str, int], List[str]]  # (python, port) -> argv
+    version: Callable[[str], str]  # python -> version string
+    cwd: Path = ROOT
+
+
+def _python_version_of(module: str) -> Callable[[str], str]:
+    def get(python: str) -> str:
+        code = f"import importlib.metadata as m; print(m.version({module!r}))"
+        return _output([python, "-c", code]) or "not installed"
+
+    return get
+
+
+def _granian_ts_version(_python: str) -> str:
+    version = json.loads((ROOT / "package.json").read_text())["version"]
+    commit = _output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])
+    dirty = _output(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src", "python", "cli"])
+    return f"{version} ({commit}{'+dirty' if dirty else ''})" if commit else version
+
+
+SERVERS: Dict[str, ServerSpec] = {
+    spec.name: spec
+    for spec in [
+        ServerSpec(
+            "granian-ts",
+            lambda python, port: [
+                str(BUN), "bin/granian-ts.mjs", "serve",
+                "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--log-level", "warning", "--python", python,
+                "--working-dir", str(BENCH), "bench_app:app",
+            ],
+            _granian_ts_version,
+        ),
+        ServerSpec(
+            "granian",
+            lambda python, port: [
+                python, "-m", "granian",
+                "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--no-ws", "--log-level", "warning", "bench_app:app",
+            ],
+            _python_version_of("granian"),
+            cwd=BENCH,
+        ),
+        ServerSpec(
+            "uvicorn",
+            lambda python, port: [
+                python, "-m", "uvicorn",
+                "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                "--no-access-log", "--log-level", "warning", "bench_app:app",
+            ],
+            _python_version_of("uvicorn"),
+            cwd=BENCH,
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str
+    script: Optional[Path]
+    body_size: int  # expected response body size, for the bytes-per-response sanity check
+    about: str
+
+
+SCENARIOS: Dict[str, Scenario] = {
+    "get": Scenario("get", "/", None, GET_BODY_SIZE, "GET / -> 1 KiB body"),
+    "post": Scenario("post", "/echo", POST_LUA, 10240, "POST /echo, 10 KiB body echoed back"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes: every child goes in its own process group and is remembered, so one killpg per
+# child cleans up its whole tree (Python workers included) at the end, on error or on Ctrl-C.
+
+_children: List[subprocess.Popen] = []
+
+
+def _output(argv: List[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def spawn(argv: List[str], cwd: Path, log) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    _children.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> None:
+    """SIGTERM the process group, SIGKILL it if it is still there after `timeout`."""
+    if proc not in _children:
+        return
+    try:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # The leader may be gone while workers of its group linger: kill the group regardless.
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    _children.remove(proc)
+
+
+def stop_all() -> None:
+    for proc in list(_children):
+        stop(proc, timeout=3)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: the RSS of the whole process tree (a Bun server and its Python workers, Granian's
+# supervisor and worker). Shared pages are counted once per process, as `ps` does.
+
+
+def _children_map() -> Dict[int, List[int]]:
+    tree: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parens: fields resume after the last ')'.
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def tree_rss_kib(pid: int) -> int:
+    tree = _children_map()
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(tree.get(p, []))
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            pass
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks: a server is timed only after it answered correctly.
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def _request(port: int, method: str, path: str, body: Optional[bytes] = None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        headers = {"content-type": "application/octet-stream"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def wait_ready(proc: subprocess.Popen, port: int, timeout: float = READY_TIMEOUT) -> float:
+    """Poll with a real request until the server answers; returns the seconds it took."""
+    t0 = time.monotonic()
+    while True:
+        if proc.poll() is not None:
+            raise CheckFailed(f"exited with status {proc.returncode} before answering")
+        try:
+            _request(port, "GET", "/")
+            return time.monotonic() - t0
+        except (OSError, http.client.HTTPException):
+            pass
+        if time.monotonic() - t0 > timeout:
+            raise CheckFailed(f"no answer on port {port} after {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+def check_responses(port: int) -> None:
+    status, body = _request(port, "GET", "/")
+    if status != 200 or body != b"x" * GET_BODY_SIZE:
+        raise CheckFailed(f"GET / answered {status} with {len(body)} bytes (want 200, {GET_BODY_SIZE} bytes of 'x')")
+    status, body = _request(port, "POST", "/echo", ECHO_BODY)
+    if status != 200 or body != ECHO_BODY:
+        raise CheckFailed(f"POST /echo answered {status} with {len(body)} bytes (want 200 and the {len(ECHO_BODY)} bytes sent)")
+
+
+# ---------------------------------------------------------------------------------------------
+# wrk
+
+
+_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+_SIZE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if not m:
+        raise ValueError(f"unknown wrk duration {text!r}")
+    return float(m.group(1)) * _UNITS_MS[m.group(2)]
+
+
+def parse_wrk(out: str) -> dict:
+    rps = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    total = re.search(r"^\s+(\d+) requests in [\d.]+\w+, ([\d.]+)(\w+) read", out, re.M)
+    if not (rps and p99 and total):
+        raise ValueError("could not parse wrk output:\n" + out)
+    requests = int(total.group(1))
+    errors = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        errors += int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        errors += sum(int(x) for x in m.groups())
+    read = float(total.group(2)) * _SIZE.get(total.group(3), 1)
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": _ms(p50.group(1)) if p50 else None,
+        "p99_ms": _ms(p99.group(1)),
+        "requests": requests,
+        "errors": errors,
+        "bytes_per_response": read / requests if requests else 0.0,
+    }
+
+
+def run_wrk(args, port: int, scenario: Scenario, seconds: int) -> dict:
+    argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency"]
+    if scenario.script:
+        argv += ["-s", str(scenario.script)]
+    argv.append(f"http://127.0.0.1:{port}{scenario.path}")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    _children.append(proc)
+    try:
+        out, _ = proc.communicate(timeout=seconds + 30)
+    finally:
+        stop(proc, timeout=1)
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk exited with status {proc.returncode}:\n{out}")
+    return parse_wrk(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine
+
+
+def machine_info(python: str, servers: List[str]) -> dict:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    wrk_version = (_output(["sh", "-c", "wrk -v 2>&1"]).splitlines() or ["unknown"])[0].split(" Copyright")[0]
+    info = {
+        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpu": cpu,
+        "kernel": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "bun": _output([str(BUN), "--version"]) or "not found",
+        "python": _output([python, "-c", "import sys; print(sys.version.split()[0])"]) or "not found",
+        "wrk": wrk_version,
+        "servers": {name: SERVERS[name].version(python) for name in servers},
+    }
+    return info
+
+
+def print_machine(info: dict) -> None:
+    print("machine")
+    print(f"  cpu        {info['nproc']} x {info['cpu']}")
+    print(f"  kernel     {info['kernel']}   (load average at start: {info['loadavg']})")
+    print(f"  bun        {info['bun']}")
+    print(f"  python     {info['python']}")
+    print(f"  wrk        {info['wrk']}")
+    for name, version in info["servers"].items():
+        print(f"  {name:<10} {version}")
+    print()
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+@dataclass
+class Result:
+    runs: Dict[str, List[dict]] = field(default_factory=dict)  # scenario -> wrk results (+rss)
+    failures: List[str] = field(default_factory=list)
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("      | " + line for line in text[-lines:])
+
+
+def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path, rnd: int) -> dict:
+    """Start one server, check it, time every scenario, stop it. Returns scenario -> run."""
+    port = free_port()
+    logpath = logdir / f"{spec.name}.round{rnd}.log"
+    with open(logpath, "wb") as log:
+        proc = spawn(spec.argv(args.python, port), spec.cwd, log)
+    try:
+        try:
+            ready = wait_ready(proc, port)
+            check_responses(port)
+        except CheckFailed as err:
+            tail = log_tail(logpath)
+            raise CheckFailed(f"{err}" + (f"\n{tail}" if tail else "")) from None
+        print(f"    {spec.name:<10} ready in {ready:.2f}s, responses checked", flush=True)
+        out = {}
+        for sc in scenarios:
+            run_wrk(args, port, sc, WARMUP_SECONDS)
+            r = run_wrk(args, port, sc, args.duration)
+            r["rss_kib"] = tree_rss_kib(proc.pid)
+            if proc.poll() is not None:
+                raise CheckFailed(f"exited with status {proc.returncode} during the {sc.name} run")
+            flag = ""
+            if r["errors"]:
+                flag += f"  ({r['errors']} errors)"
+            if r["bytes_per_response"] < sc.body_size:
+                flag += f"  (only {r['bytes_per_response']:.0f} bytes per response)"
+            print(
+                f"    {spec.name:<10} {sc.name:<5} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:>7.2f} ms  "
+                f"rss {r['rss_kib'] / 1024:>6.1f} MiB{flag}",
+                flush=True,
+            )
+            out[sc.name] = r
+        return out
+    finally:
+        stop(proc)
+
+
+def summarize(results: Dict[str, Result], scenarios: List[Scenario]) -> dict:
+    summary: dict = {}
+    for sc in scenarios:
+        rows = {}
+        for name, res in results.items():
+            runs = [r for r in res.runs.get(sc.name, []) if not r["errors"]]
+            if not runs:
+                rows[name] = {"failed": bool(res.failures or res.runs), "reasons": res.failures}
+                continue
+            rps = [r["rps"] for r in runs]
+            rows[name] = {
+                "failed": False,
+                "runs": len(runs),
+                "rps_median": statistics.median(rps),
+                "rps_min": min(rps),
+                "rps_max": max(rps),
+                "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
+                "rss_mib_max": max(r["rss_kib"] for r in runs) / 1024,
+                "errored_runs": len(res.runs.get(sc.name, [])) - len(runs),
+                "failed_rounds": len(res.failures),
+            }
+        summary[sc.name] = rows
+    return summary
+
+
+def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
+    for sc in scenarios:
+        rows = summary[sc.name]
+        print(
+            f"\n{sc.name}: {sc.about}  "
+            f"(wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} round(s), medians)"
+        )
+        header = f"  {'server':<12}{'req/s':>10}  {'min-max req/s':>17}  {'p99 ms':>8}  {'max RSS MiB':>11}  runs"
+        print(header)
+        print("  " + "-" * (len(header) - 2))
+        for name, row in rows.items():
+            if "rps_median" not in row:
+                print(f"  {name:<12}{'failed' if row['failed'] else 'not run':>10}")
+                continue
+            spread = f"{row['rps_min']:.0f}-{row['rps_max']:.0f}"
+            runs = f"{row['runs']}"
+            if row["errored_runs"]:
+                runs += f" (+{row['errored_runs']} with errors, left out)"
+            if row["failed_rounds"]:
+                runs += f" (+{row['failed_rounds']} failed)"
+            print(
+                f"  {name:<12}{row['rps_median']:>10.0f}  {spread:>17}  {row['p99_ms_median']:>8.2f}  "
+                f"{row['rss_mib_max']:>11.1f}  {runs}"
+            )
+        base = rows.get("granian-ts")
+        if base and "rps_median" in base:
+            for other in ("uvicorn", "granian"):
+                row = rows.get(other)
+                if not row or "rps_median" not in row:
+                    continue
+                print(
+                    f"  granian-ts/{other:<8} req/s x{base['rps_median'] / row['rps_median']:.2f}   "
+                    f"p99 x{base['p99_ms_median'] / row['p99_ms_median']:.2f}   "
+                    f"RSS x{base['rss_mib_max'] / row['rss_mib_max']:.2f}"
+                )
+
+
+def _sigterm_as_interrupt(signum, frame):
+    # SIGTERM (a CI timeout, `kill`) takes the same cleanup path as Ctrl-C.
+    raise KeyboardInterrupt
+
+
+def parse_args(argv: Optional[List[str]] = None):
+    p = argparse.ArgumentParser(description="Benchmark granian-ts against Granian and uvicorn (see bench/README.md).")
+    p.add_argument("--rounds", type=int, default=3, help="rounds; every server runs once per round (default 3)")
+    p.add_argument("--duration", type=int, default=10, help="seconds of each timed wrk run (default 10)")
+    p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    p.add_argument("--scenario", choices=["get", "post", "all"], default="all", help="default all")
+    p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated, from: " + ", ".join(SERVERS))
+    p.add_argument(
+        "--python",
+        default=os.environ.get("BENCH_PYTHON", str(ROOT / ".venv" / "bin" / "python")),
+        help="Python that runs the apps and has granian and uvicorn (env BENCH_PYTHON; default .venv/bin/python)",
+    )
+    p.add_argument("--json", metavar="OUT", help="also write machine, raw runs and summary as JSON")
+    args = p.parse_args(argv)
+    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = [s for s in args.servers if s not in SERVERS]
+    if unknown:
+        p.error(f"unknown server(s): {', '.join(unknown)}")
+    if args.rounds < 1 or args.duration < 1 or args.connections < 1 or args.threads < 1:
+        p.error("--rounds, --duration, --connections and --threads must be at least 1")
+    if args.connections < args.threads:
+        p.error("--connections must be at least --threads (wrk needs a connection per thread)")
+    if not Path(args.python).exists() and not shutil.which(args.python):
+        p.error(f"python {args.python} not found: run `sh scripts/setup.sh` or pass --python / BENCH_PYTHON")
+    args.python = str(Path(args.python).absolute()) if Path(args.python).exists() else shutil.which(args.python)
+    if not shutil.which("wrk"):
+        p.error("wrk not found (Debian/Ubuntu: apt-get install wrk)")
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    scenarios = list(SCENARIOS.values()) if args.scenario == "all" else [SCENARIOS[args.scenario]]
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    # Also when started in the background, where SIGINT comes in ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    info = machine_info(args.python, args.servers)
+    print_machine(info)
+    results = {name: Result() for name in args.servers}
+    raw = []
+    logdir = Path(tempfile.mkdtemp(prefix="granian-ts-bench-"))
+    interrupted = False
+    try:
+        n = len(args.servers)
+        for rnd in range(args.rounds):
+            # Rotate the order each round so no server always runs first (or right after another).
+            order = args.servers[rnd % n :] + args.servers[: rnd % n]
+            print(f"round {rnd + 1}/{args.rounds}: {', '.join(order)}", flush=True)
+            for name in order:
+                try:
+                    runs = bench_server(args, SERVERS[name], scenarios, logdir, rnd + 1)
+                except CheckFailed as err:
+                    msg = f"round {rnd + 1}: {err}"
+                    results[name].failures.append(msg)
+                    print(f"    {name:<10} FAILED (not timed): {err}", flush=True)
+                    continue
+                except RuntimeError as err:  # wrk itself failed
+                    results[name].failures.append(f"round {rnd + 1}: {err}")
+                    print(f"    {name:<10} FAILED: {err}", flush=True)
+                    continue
+                for sc_name, r in runs.items():
+                    results[name].runs.setdefault(sc_name, []).append(r)
+                    raw.append({"round": rnd + 1, "server": name, "scenario": sc_name, **r})
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: stopping servers; results so far follow", flush=True)
+    finally:
+        stop_all()
+
+    info["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    summary = summarize(results, scenarios)
+    print_summary(summary, args, scenarios)
+    # Other work on the machine shows up here; a high value means the numbers are noisy.
+    print(f"\nload average at end: {info['loadavg_end']}")
+    print(f"server logs: {logdir}")
+    if args.json:
+        payload = {
+            "machine": info,
+            "config": {
+                k: getattr(args, k)
+                for k in ("rounds", "duration", "connections", "threads", "scenario", "servers", "python")
+            },
+            "runs": raw,
+            "failures": {name: r.failures for name, r in results.items() if r.failures},
+            "summary": summary,
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"json: {args.json}")
+    if interrupted:
+        return 130
+    return 1 if any(row["failed"] for rows in summary.values() for row in rows.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

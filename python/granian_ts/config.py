@@ -1,0 +1,48 @@
+"""Worker options, each declared once; the argv parser is derived from the declarations.
+
+Bun always passes every option, so the defaults only matter when the worker is started by
+hand (debugging) — they mirror the CLI defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, Optional, Sequence
+
+from .interfaces import INTERFACES
+from .logs import LOG_LEVELS
+from .loops import LOOPS
+
+
+def _option(help: str, **argparse_kwargs: Any) -> Dict[str, Any]:
+    return {"help": help, **argparse_kwargs}
+
+
+@dataclass(frozen=True)
+class Config:
+    socket: str = field(default="", metadata=_option("Unix socket path to listen on", required=True))
+    target: str = field(default="", metadata=_option("the app as module:attr (attr defaults to app)", required=True))
+    interface: str = field(default="asgi", metadata=_option("application interface", choices=INTERFACES))
+    loop: str = field(default="auto", metadata=_option("event loop (auto = uvloop when installed)", choices=tuple(LOOPS)))
+    working_dir: str = field(default=".", metadata=_option("directory to chdir into and import the app from"))
+    server_host: str = field(default="127.0.0.1", metadata=_option("host Bun listens on, for scope['server']"))
+    server_port: int = field(default=8000, metadata=_option("port Bun listens on, for scope['server']", type=int))
+    log_level: str = field(default="info", metadata=_option("worker log level", choices=tuple(LOG_LEVELS)))
+    root_path: str = field(default="", metadata=_option("ASGI root_path (mount point behind a proxy)"))
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m granian_ts", description="granian-ts Python worker")
+    for option in fields(Config):
+        parser.add_argument(
+            "--" + option.name.replace("_", "-"),
+            dest=option.name,
+            default=option.default,
+            **option.metadata,
+        )
+    return parser
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> Config:
+    return Config(**vars(_build_parser().parse_args(argv)))

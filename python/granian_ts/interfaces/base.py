@@ -1,0 +1,49 @@
+"""The shape every interface module implements (asgi now; wsgi and rsgi later)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..connection import Connection
+
+
+class StartupFailed(Exception):
+    """The app refused to start; the message goes to Bun in STARTUP_FAILED."""
+
+
+class Stream:
+    """One request/response exchange; the connection feeds it the frames of its stream id."""
+
+    __slots__ = ()
+
+    def on_body(self, chunk: bytes, end: bool) -> None:
+        """A REQUEST_BODY frame arrived (`end`: it was the last one)."""
+        raise NotImplementedError
+
+    def on_ack(self, size: int) -> None:
+        """Bun handed `size` more response bytes to the client (RESPONSE_ACK)."""
+        raise NotImplementedError
+
+    def on_disconnect(self) -> None:
+        """The client went away, or the connection to Bun was lost."""
+        raise NotImplementedError
+
+
+class Interface:
+    """Serves one app: its lifecycle (startup/shutdown) and a Stream per REQUEST frame."""
+
+    def __init__(self, app: Any, config: "Config") -> None:
+        self.app = app
+        self.config = config
+
+    async def startup(self) -> None:
+        """Run before READY; raise StartupFailed to refuse to serve."""
+
+    async def shutdown(self) -> None:
+        """Run on STOP (or SIGTERM), before STOPPED."""
+
+    def open_stream(self, conn: "Connection", stream_id: int, head: bytes, end: bool) -> Stream:
+        """Start serving the request whose REQUEST payload is `head` (`end`: it has no body)."""
+        raise NotImplementedError

@@ -1,0 +1,32 @@
+"""Shared fixtures: real granian-ts servers (see _server.py)."""
+import pytest
+
+from _server import EXAMPLES, Server
+
+
+@pytest.fixture
+def make_server():
+    servers = []
+
+    def make(target, **kw):
+        s = Server(target, **kw)
+        servers.append(s)
+        return s.start()
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def raw_server():
+    s = Server("raw_asgi:app").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def fastapi_server():
+    s = Server("fastapi_app:app", cwd=EXAMPLES).start()
+    yield s
+    s.stop()

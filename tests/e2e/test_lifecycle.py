@@ -1,0 +1,160 @@
+"""Start-up, workers, supervision and shutdown of real granian-ts processes."""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from _server import APPS, BIN, BUN, Server, tree_pids
+
+
+def run_cli(*args, timeout=30):
+    argv = [str(BUN), str(BIN), "serve", "--python", sys.executable, "--working-dir", str(APPS), "--port", "0", *args]
+    t0 = time.monotonic()
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    return p, time.monotonic() - t0
+
+
+def test_unimportable_app_exits_nonzero_quickly():
+    p, elapsed = run_cli("--interface", "asgi", "does_not_exist:app")
+    assert p.returncode != 0
+    out = p.stdout + p.stderr
+    assert "does_not_exist:app" in out
+    assert "No module named 'does_not_exist'" in out
+    assert elapsed < 10
+
+
+def test_missing_attribute_exits_nonzero():
+    p, _ = run_cli("--interface", "asgi", "raw_asgi:nope")
+    assert p.returncode != 0
+    assert "raw_asgi:nope" in p.stdout + p.stderr
+
+
+def test_failed_lifespan_startup_stops_the_server():
+    p, elapsed = run_cli("--interface", "asgi", "lifespan_fail:app")
+    assert p.returncode != 0
+    assert "the database is not there" in p.stdout + p.stderr
+    assert elapsed < 10
+
+
+def test_app_without_lifespan_keeps_working_with_one_warning(make_server):
+    s = make_server("no_lifespan:app")
+    assert httpx.get(s.url).text.startswith("ok")
+    assert s.log.count("lifespan") >= 1
+    assert "unsupported" in s.log.lower()
+
+
+def test_asginl_runs_no_lifespan(make_server):
+    s = make_server("no_lifespan:app", interface="asginl")
+    assert httpx.get(s.url).text.startswith("ok")
+    assert "unsupported" not in s.log.lower()
+
+
+def test_sigterm_is_graceful(tmp_path):
+    marker = tmp_path / "shutdown.txt"
+    s = Server("raw_asgi:app", env={"RAW_ASGI_SHUTDOWN_FILE": str(marker)}).start()
+    result = {}
+
+    def slow():
+        result["r"] = httpx.get(s.url + "/slow?delay=1.5", timeout=10)
+
+    t = threading.Thread(target=slow)
+    t.start()
+    time.sleep(0.5)
+    code = s.stop(signal.SIGTERM)
+    t.join()
+    assert code == 0
+    assert result["r"].status_code == 200  # the in-flight request finished
+    assert marker.read_text().startswith("shutdown")  # lifespan shutdown ran
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(s.url + "/scope", timeout=2)
+
+
+def test_sigint_is_graceful_too(tmp_path):
+    marker = tmp_path / "shutdown.txt"
+    s = Server("raw_asgi:app", env={"RAW_ASGI_SHUTDOWN_FILE": str(marker)}).start()
+    assert s.stop(signal.SIGINT) == 0
+    assert marker.exists()
+
+
+def test_sigkill_leaves_no_orphans():
+    s = Server("raw_asgi:app", args=["--workers", "2"]).start()
+    pids = set(tree_pids(s.proc.pid)) - {s.proc.pid}
+    assert len(pids) >= 2  # the Python workers
+    s.proc.send_signal(signal.SIGKILL)
+    s.proc.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and _alive(p) for p in pids):
+        time.sleep(0.1)
+    assert not [p for p in pids if os.path.exists(f"/proc/{p}") and _alive(p)]
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_several_workers_share_the_port(make_server):
+    s = make_server("raw_asgi:app", args=["--workers", "2", "--runtime-threads", "2"])
+    pids = set()
+    for _ in range(60):
+        with httpx.Client() as c:  # a new connection each time so the kernel spreads them
+            pids.add(c.get(s.url + "/scope").json()["pid"])
+    assert len(pids) == 2
+
+
+def test_dying_worker_gives_502_is_logged_and_respawned(make_server):
+    s = make_server("raw_asgi:app")
+    first = httpx.get(s.url + "/scope").json()["pid"]
+    r = httpx.get(s.url + "/die", timeout=10)
+    assert r.status_code == 502
+    assert s.wait_for_log("died")
+    deadline = time.monotonic() + 15
+    pid = None
+    while time.monotonic() < deadline:
+        r = httpx.get(s.url + "/scope")
+        if r.status_code == 200:
+            pid = r.json()["pid"]
+            break
+        time.sleep(0.1)
+    assert pid and pid != first
+
+
+def test_uvloop_and_asyncio_loops(make_server):
+    for loop in ["asyncio", "uvloop"]:
+        s = make_server("raw_asgi:app", args=["--loop", loop])
+        assert httpx.get(s.url + "/scope").status_code == 200
+
+
+def test_reload_restarts_workers_on_change(make_server, tmp_path):
+    app = tmp_path / "reloadable.py"
+    app.write_text(_reload_app("one"))
+    s = make_server("reloadable:app", cwd=tmp_path, args=["--reload"])
+    assert httpx.get(s.url).text == "one"
+    app.write_text(_reload_app("two"))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(s.url).text == "two":
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    assert httpx.get(s.url).text == "two"
+
+
+def _reload_app(word):
+    return (
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        f"    await send({{'type': 'http.response.body', 'body': b'{word}'}})\n"
+    )

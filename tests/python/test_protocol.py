@@ -1,0 +1,144 @@
+"""The frame codec against the golden bytes shared with the TypeScript side."""
+
+import random
+
+import pytest
+
+from granian_ts.protocol import (
+    HEADER,
+    MAX_PAYLOAD,
+    REQUEST,
+    RESPONSE,
+    FrameDecoder,
+    ProtocolError,
+    decode_request_head,
+    encode_frame,
+    encode_response_head,
+)
+from fakes import decode_response_head, encode_request_head
+
+
+def fields_of(frame):
+    return (frame["type"], frame["flags"], frame["stream"], bytes.fromhex(frame["payload_hex"]))
+
+
+def golden_stream(golden_frames):
+    return b"".join(bytes.fromhex(f["hex"]) for f in golden_frames)
+
+
+def test_every_golden_frame_decodes_to_its_fields(golden_frames):
+    for frame in golden_frames:
+        assert FrameDecoder().feed(bytes.fromhex(frame["hex"])) == [fields_of(frame)], frame["name"]
+
+
+def test_every_golden_frame_encodes_to_its_bytes(golden_frames):
+    for frame in golden_frames:
+        assert encode_frame(*fields_of(frame)).hex() == frame["hex"], frame["name"]
+
+
+def test_golden_stream_fed_byte_by_byte(golden_frames):
+    decoder = FrameDecoder()
+    frames = []
+    for byte in golden_stream(golden_frames):
+        frames += decoder.feed(bytes([byte]))
+    assert frames == [fields_of(f) for f in golden_frames]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_golden_stream_fed_in_random_splits(golden_frames, seed):
+    data = golden_stream(golden_frames)
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(data)), rng.randint(1, 30)))
+    decoder = FrameDecoder()
+    frames = []
+    for start, stop in zip([0] + cuts, cuts + [len(data)]):
+        frames += decoder.feed(data[start:stop])
+    assert frames == [fields_of(f) for f in golden_frames]
+
+
+def test_a_large_payload_arriving_in_pieces_is_whole_once():
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    data = encode_frame(0x02, 1, 9, payload)
+    pieces = [data[offset : offset + 65536] for offset in range(0, len(data), 65536)]
+    decoder = FrameDecoder()
+    for piece in pieces[:-1]:
+        assert decoder.feed(piece) == []
+    assert decoder.feed(pieces[-1]) == [(0x02, 1, 9, payload)]
+
+
+def test_truncated_frame_yields_nothing_yet(golden_frames):
+    data = bytes.fromhex(golden_frames[0]["hex"])
+    decoder = FrameDecoder()
+    assert decoder.feed(data[:5]) == []
+    assert decoder.feed(data[5:-1]) == []
+    assert decoder.feed(data[-1:]) == [fields_of(golden_frames[0])]
+
+
+def test_oversized_length_is_a_protocol_error():
+    with pytest.raises(ProtocolError, match="MAX_PAYLOAD"):
+        FrameDecoder().feed(HEADER.pack(MAX_PAYLOAD + 1, REQUEST, 0, 0, 1))
+
+
+def test_max_payload_itself_is_accepted():
+    assert FrameDecoder().feed(HEADER.pack(MAX_PAYLOAD, REQUEST, 0, 0, 1)) == []
+
+
+def test_unknown_type_is_a_protocol_error():
+    with pytest.raises(ProtocolError, match="0x7f"):
+        FrameDecoder().feed(HEADER.pack(0, 0x7F, 0, 0, 1))
+
+
+def test_request_head_golden(golden_frames):
+    frame = next(f for f in golden_frames if f["name"] == "request_no_body")
+    assert decode_request_head(bytes.fromhex(frame["payload_hex"])) == (
+        "GET",
+        "http",
+        "1.1",
+        "127.0.0.1",
+        50000,
+        b"/items/%C3%A9",
+        b"q=1&r=%20",
+        [(b"host", b"example.com"), (b"x-latin", b"caf\xe9")],
+    )
+
+
+def test_request_head_without_headers_or_query():
+    head = encode_request_head(path="/", query="")
+    assert decode_request_head(head)[5:] == (b"/", b"", [])
+
+
+def test_request_head_with_wrong_field_count_is_a_protocol_error():
+    with pytest.raises(ProtocolError):
+        decode_request_head(b"GET\0http")
+    with pytest.raises(ProtocolError):
+        decode_request_head(encode_request_head() + b"\0lonely-name")
+
+
+def test_response_head_golden(golden_frames):
+    frame = next(f for f in golden_frames if f["name"] == "response_with_body_end")
+    headers = [(b"content-type", b"text/plain"), (b"set-cookie", b"a=1"), (b"set-cookie", b"b=2")]
+    assert encode_response_head(200, headers, b"hello").hex() == frame["payload_hex"]
+    assert frame["type"] == RESPONSE
+
+
+def test_latin1_header_values_round_trip():
+    every_byte = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+    head = encode_request_head(headers=[("x-raw", every_byte.decode("latin-1"))])
+    assert decode_request_head(head)[7] == [(b"x-raw", every_byte)]
+
+    payload = encode_response_head(200, [(b"x-raw", every_byte)], b"\xff body")
+    assert decode_response_head(payload) == (200, [(b"x-raw", every_byte)], b"\xff body")
+    assert b"\xc3\xa9" in payload  # é travels as UTF-8
+
+
+@pytest.mark.parametrize("bad", [b"a\rb", b"a\nb", b"a\0b"])
+def test_response_head_rejects_separators_and_line_breaks(bad):
+    with pytest.raises(ValueError, match="NUL, CR or LF"):
+        encode_response_head(200, [(b"x-bad", bad)])
+    with pytest.raises(ValueError, match="NUL, CR or LF"):
+        encode_response_head(200, [(bad, b"ok")])
+
+
+def test_response_head_rejects_text_headers():
+    with pytest.raises(TypeError, match="must be bytes"):
+        encode_response_head(200, [("content-type", "text/plain")])
