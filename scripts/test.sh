@@ -5,5 +5,6 @@ set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
+tsc --noEmit -p .
 bun test
 .venv/bin/python -m pytest tests/python tests/e2e "$@"

@@ -154,7 +154,10 @@ export function resolveOptions(
   if (!/^[A-Za-z_][\w.]*(:[A-Za-z_][\w.]*)?$/.test(out.target as string))
     throw new OptionError(`invalid value for APP: ${JSON.stringify(out.target)} (expected module:attr, e.g. main:app)`);
   out.workingDir = resolvePath((out.workingDir as string | undefined) ?? process.cwd());
-  out.python = (out.python as string | undefined) ?? (env.VIRTUAL_ENV ? `${env.VIRTUAL_ENV}/bin/python` : "python3");
+  const python = (out.python as string | undefined) ?? (env.VIRTUAL_ENV ? `${env.VIRTUAL_ENV}/bin/python` : "python3");
+  // A path (not a bare command looked up on PATH) is relative to where we were started, not to
+  // the working directory the workers run in.
+  out.python = python.includes("/") ? resolvePath(python) : python;
   out.blockingThreads = (out.blockingThreads as number | undefined) ?? 1;
   out.backpressure =
     (out.backpressure as number | undefined) ?? Math.max(1, Math.floor((out.backlog as number) / (out.workers as number)));

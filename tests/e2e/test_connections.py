@@ -1,5 +1,6 @@
 """Keep-alive, concurrency and client disconnects."""
 import asyncio
+import subprocess
 import socket
 import time
 
@@ -49,3 +50,17 @@ def test_disconnect_in_the_middle_of_a_stream(raw_server):
         next(r.iter_raw())
     # The server goes on serving.
     assert httpx.get(raw_server.url + "/scope").status_code == 200
+
+
+def test_h2c_prior_knowledge_on_the_same_port(raw_server):
+    out = subprocess.run(["curl", "-sS", "-i", "--http2-prior-knowledge", raw_server.url + "/scope?h2=1"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("HTTP/2 200")
+    assert '"query_string": "h2=1"' in out
+
+
+def test_http1_only_refuses_h2c(make_server):
+    s = make_server("raw_asgi:app", args=["--http", "1"])
+    assert httpx.get(s.url + "/scope").status_code == 200
+    p = subprocess.run(["curl", "-sS", "--max-time", "5", "--http2-prior-knowledge", s.url + "/scope"], capture_output=True, text=True)
+    assert p.returncode != 0 or not p.stdout.startswith("{")

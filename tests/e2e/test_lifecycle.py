@@ -158,3 +158,9 @@ def _reload_app(word):
         "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
         f"    await send({{'type': 'http.response.body', 'body': b'{word}'}})\n"
     )
+
+
+def test_access_log(make_server):
+    s = make_server("raw_asgi:app", args=["--access-log"])
+    httpx.get(s.url + "/scope?q=1")
+    assert s.wait_for_log('"GET /scope?q=1 HTTP/1.1" 200')

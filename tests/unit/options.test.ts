@@ -28,6 +28,7 @@ describe("option table", () => {
     expect(o.reload).toBe(true);
     expect(o.port).toBe(9000);
     expect(o.python).toBe("/v/bin/python");
+    expect(resolveOptions({ target: "m", python: ".venv/bin/python" }, {}).python).toBe(`${process.cwd()}/.venv/bin/python`);
     expect(resolveOptions({ target: "m", workers: 2 }, env).workers).toBe(2);
     expect(resolveOptions({ target: "m", workers: 4 }, env).backpressure).toBe(256);
   });
