@@ -549,12 +549,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         stop_all()
 
-    info["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     summary = summarize(results, scenarios)
     print_summary(summary, args, scenarios)
-    # Other work on the machine shows up here; a high value means the numbers are noisy.
-    print(f"\nload average at end: {info['loadavg_end']}")
-    print(f"server logs: {logdir}")
+    print(f"\nserver logs: {logdir}")
     if args.json:
         payload = {
             "machine": info,

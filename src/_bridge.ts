@@ -27,7 +27,10 @@ export interface AccessLogger {
   (req: Request, client: string, status: number, started: number): void;
 }
 
-/** One request in flight. */
+/** Bodies up to this size (by content-length) are read whole rather than streamed. */
+const SMALL_BODY = 64 * 1024;
+
+/** One request in flight; it is also the listener for its request's abort signal. */
 class Stream {
   /** Set once the response head arrived (and the Response was handed to Bun). */
   started = false;
@@ -43,12 +46,18 @@ class Stream {
   resume: (() => void) | null = null;
 
   constructor(
+    private readonly bridge: WorkerBridge,
     readonly id: number,
     readonly resolve: (r: Response) => void,
     readonly req: Request,
     readonly client: string,
     readonly t0: number,
   ) {}
+
+  /** The request's signal aborted: the client went away. An object listener costs no closure. */
+  handleEvent() {
+    this.bridge.disconnect(this);
+  }
 }
 
 export interface BridgeOptions {
@@ -142,21 +151,40 @@ export class WorkerBridge {
       req.method + "\0" + this.opts.scheme + "\0" + this.opts.httpVersion + "\0" + host + "\0" + port + "\0" +
       (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
     if (q < 0) head += "\0";
-    let hasBody = false;
-    for (const [name, value] of req.headers) {
+    // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts); Bun has
+    // already merged repeated request headers, so nothing is lost.
+    const headers = req.headers.toJSON();
+    let length = -1;
+    for (const name in headers) {
+      const value = headers[name]!;
       head += "\0" + name + "\0" + value;
-      if ((name === "content-length" && value !== "0") || name === "transfer-encoding") hasBody = true;
+      if (name === "content-length") length = Number(value);
+      else if (name === "transfer-encoding") length = Infinity;
     }
-    const body = hasBody ? req.body : null;
-    this.writer.text(FrameType.REQUEST, body ? 0 : FLAG_END, id, head);
+    const hasBody = length > 0;
+    this.writer.text(FrameType.REQUEST, hasBody ? 0 : FLAG_END, id, head);
 
     return new Promise<Response>((resolve) => {
-      const s = new Stream(id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
+      const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
       this.streams.set(id, s);
       // The client going away must reach the app (http.disconnect) even before it responds.
-      req.signal.addEventListener("abort", () => this.disconnect(s), { once: true });
-      if (body) this.pump(s, body);
+      req.signal.addEventListener("abort", s, { once: true });
+      if (!hasBody) return;
+      // A small body of known size is read whole by Bun in one step; larger ones stream.
+      if (length <= SMALL_BODY) this.sendSmallBody(s, req);
+      else this.pump(s, req.body!);
     });
+  }
+
+  private async sendSmallBody(s: Stream, req: Request) {
+    try {
+      const body = await req.bytes();
+      if (s.closed) return;
+      s.unacked += body.length;
+      this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id, body);
+    } catch {
+      this.disconnect(s);
+    }
   }
 
   private async queued(req: Request, server: Server<unknown>): Promise<Response> {
@@ -192,7 +220,7 @@ export class WorkerBridge {
   }
 
   /** The client went away before the response ended. */
-  private disconnect(s: Stream) {
+  disconnect(s: Stream) {
     if (s.closed) return;
     if (this.socket) this.writer.bytes(FrameType.DISCONNECT, 0, s.id);
     this.finish(s, 499);

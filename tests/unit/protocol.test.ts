@@ -54,6 +54,13 @@ describe("golden frames", () => {
     expect(fields.slice(7)).toEqual(["host", "example.com", "x-latin", "caf\u00e9"]);
   });
 
+  test("response headers without repeats decode to a plain object", () => {
+    const r = decodeResponse(encodeResponse(204, [["x-a", "1"], ["content-type", "text/plain"]]));
+    expect(r.status).toBe(204);
+    expect(r.headers).toEqual({ "x-a": "1", "content-type": "text/plain" });
+    expect(r.body.length).toBe(0);
+  });
+
   test("response head decodes with repeated headers kept", () => {
     const f = golden.frames.find((g) => g.name === "response_with_body_end")!;
     const r = decodeResponse(hex(f.payload_hex));
@@ -64,7 +71,7 @@ describe("golden frames", () => {
       ["set-cookie", "b=2"],
     ]);
     expect(new TextDecoder().decode(r.body)).toBe("hello");
-    expect(toHex(encodeResponse(200, r.headers, r.body))).toBe(f.payload_hex);
+    expect(toHex(encodeResponse(200, r.headers as [string, string][], r.body))).toBe(f.payload_hex);
   });
 });
 
@@ -96,6 +103,26 @@ describe("malformed input", () => {
     const lying = Uint8Array.of(200, 0, 0, 0, 50);
     expect(() => decodeResponse(lying)).toThrow(ProtocolError);
   });
+});
+
+test("a 1 MiB frame split into 64 KiB reads decodes whole", () => {
+  const payload = Uint8Array.from({ length: 1 << 20 }, (_, i) => i % 253);
+  const frame = encodeFrame(0x12, 1, 3, payload);
+  const chunks: Uint8Array[] = [];
+  // Start mid-header, then 64 KiB pieces, with a small frame glued to the end.
+  const tail = encodeFrame(0x14, 0, 3, Uint8Array.of(1, 0, 0, 0));
+  const all = Buffer.concat([frame, tail]);
+  chunks.push(all.subarray(0, 5));
+  for (let off = 5; off < all.length; off += 65536) chunks.push(all.subarray(off, off + 65536));
+  const got: { type: number; flags: number; stream: number; payload: Uint8Array }[] = [];
+  const d = new FrameDecoder((type, flags, stream, p) => got.push({ type, flags, stream, payload: p.slice() }));
+  for (const c of chunks) d.push(c);
+  expect(got.length).toBe(2);
+  expect(got[0]!.type).toBe(0x12);
+  expect(got[0]!.flags).toBe(1);
+  expect(Buffer.from(got[0]!.payload).equals(Buffer.from(payload))).toBe(true);
+  expect(got[1]!.type).toBe(0x14);
+  expect(d.pending).toBe(0);
 });
 
 describe("FrameWriter", () => {
