@@ -30,6 +30,9 @@ export interface AccessLogger {
 /** Bodies up to this size (by content-length) are read whole rather than streamed. */
 const SMALL_BODY = 64 * 1024;
 
+/** How long a request runs before it watches its abort signal (see `watchAbort`). */
+const ABORT_SWEEP_MS = 10;
+
 /** One request in flight; it is also the listener for its request's abort signal. */
 class Stream {
   /** Set once the response head arrived (and the Response was handed to Bun). */
@@ -79,6 +82,8 @@ export class WorkerBridge {
   private readonly writer: FrameWriter;
   private readonly decoder: FrameDecoder;
   private idle: (() => void) | null = null;
+  /** Streams opened since the last abort sweep. */
+  private young: Stream[] = [];
 
   constructor(private readonly opts: BridgeOptions) {
     this.writer = new FrameWriter((data) => (this.socket ? this.socket.write(data) : 0));
@@ -167,14 +172,35 @@ export class WorkerBridge {
     return new Promise<Response>((resolve) => {
       const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
       this.streams.set(id, s);
-      // The client going away must reach the app (http.disconnect) even before it responds.
-      req.signal.addEventListener("abort", s, { once: true });
+      this.watchAbort(s);
       if (!hasBody) return;
       // A small body of known size is read whole by Bun in one step; larger ones stream.
       if (length <= SMALL_BODY) this.sendSmallBody(s, req);
       else this.pump(s, req.body!);
     });
   }
+
+  /**
+   * The client going away must reach the app (http.disconnect) even before it responds. Most
+   * requests are answered within milliseconds, so the abort listener is attached by a sweep a
+   * few milliseconds later, to the requests still open: Bun keeps `signal.aborted` for a
+   * signal first touched after the fact, and fast requests never pay for the signal at all.
+   */
+  private watchAbort(s: Stream) {
+    this.young.push(s);
+    if (this.young.length === 1) setTimeout(this.sweep, ABORT_SWEEP_MS);
+  }
+
+  private sweep = () => {
+    const young = this.young;
+    this.young = [];
+    for (const s of young) {
+      if (s.closed) continue;
+      const signal = s.req.signal;
+      if (signal.aborted) this.disconnect(s);
+      else signal.addEventListener("abort", s, { once: true });
+    }
+  };
 
   private async sendSmallBody(s: Stream, req: Request) {
     try {
