@@ -18,7 +18,12 @@ if (process.versions.bun) {
   } catch {
     bun = "bun";
   }
-  const child = spawn(bun, [cli, ...process.argv.slice(2)], { stdio: "inherit" });
+  // fd 3 is a lifeline: Bun shuts down when it reads EOF there, i.e. when this process is
+  // gone, even killed by SIGKILL, so the server never outlives the command that started it.
+  const child = spawn(bun, [cli, ...process.argv.slice(2)], {
+    stdio: ["inherit", "inherit", "inherit", "pipe"],
+    env: { ...process.env, GRANIAN_TS_LIFELINE_FD: "3" },
+  });
   // Forward termination signals; SIGINT from a terminal already reaches the whole group.
   for (const sig of ["SIGTERM", "SIGHUP"]) process.on(sig, () => child.kill(sig));
   process.on("SIGINT", () => {});

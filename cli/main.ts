@@ -10,7 +10,21 @@ export const main = defineCommand({
   subCommands: { serve },
 });
 
+/** Under the npx shim (bin/granian-ts.mjs): shut down gracefully when the shim goes away. */
+function watchLifeline() {
+  const fd = Number(process.env.GRANIAN_TS_LIFELINE_FD);
+  delete process.env.GRANIAN_TS_LIFELINE_FD; // not for the Python workers
+  if (!Number.isInteger(fd) || fd < 3) return;
+  (async () => {
+    try {
+      for await (const _ of Bun.file(fd).stream());
+    } catch {}
+    process.kill(process.pid, "SIGTERM");
+  })();
+}
+
 export async function run(argv = process.argv.slice(2)): Promise<void> {
+  watchLifeline();
   if (argv.includes("--version") || argv.includes("-V")) {
     console.log(`granian-ts ${pkg.version} (bun ${Bun.version})`);
     return;

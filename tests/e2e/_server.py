@@ -50,8 +50,8 @@ def rss_kib(pid):
 
 
 class Server:
-    def __init__(self, target, interface="asgi", args=(), env=None, cwd=APPS):
-        self.argv = [str(BUN), str(BIN), "serve", "--interface", interface, "--port", "0",
+    def __init__(self, target, interface="asgi", args=(), env=None, cwd=APPS, runner=BUN):
+        self.argv = [str(runner), str(BIN), "serve", "--interface", interface, "--port", "0",
                      "--python", sys.executable, "--working-dir", str(cwd), *args, target]
         self.env = {**os.environ, **(env or {})}
         self.lines = []

@@ -93,6 +93,20 @@ def test_sigkill_leaves_no_orphans():
     assert not [p for p in pids if os.path.exists(f"/proc/{p}") and _alive(p)]
 
 
+def test_npx_shim_under_node_leaves_no_orphans():
+    # `npx granian-ts` runs bin/granian-ts.mjs under Node, which runs the CLI with the bundled Bun.
+    s = Server("raw_asgi:app", runner="node").start()
+    assert httpx.get(s.url + "/scope").status_code == 200
+    pids = set(tree_pids(s.proc.pid)) - {s.proc.pid}
+    assert len(pids) >= 2  # Bun and the Python worker
+    s.proc.send_signal(signal.SIGKILL)
+    s.proc.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    assert not [p for p in pids if _alive(p)]
+
+
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
