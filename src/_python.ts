@@ -59,10 +59,13 @@ export class PythonWorker {
     }
     this.pid = this.proc.pid;
     this.exited = this.proc.exited;
+    let ready = false;
     const exited = this.exited.then((code) => {
-      throw new StartupError(`worker exited with code ${code} before it was ready`);
+      if (!ready) throw new StartupError(`worker exited with code ${code} before it was ready`);
     });
+    exited.catch(() => {}); // the race below reports it; a later exit is the supervisor's business
     await Promise.race([this.handshake(), exited]);
+    ready = true;
   }
 
   private async handshake(): Promise<void> {

@@ -178,3 +178,12 @@ def test_access_log(make_server):
     s = make_server("raw_asgi:app", args=["--access-log"])
     httpx.get(s.url + "/scope?q=1")
     assert s.wait_for_log('"GET /scope?q=1 HTTP/1.1" 200')
+
+
+def test_shutdown_does_not_wait_for_idle_keep_alive_connections():
+    s = Server("raw_asgi:app").start()
+    with httpx.Client(base_url=s.url) as c:  # holds its keep-alive connection open
+        assert c.get("/scope").status_code == 200
+        t0 = time.monotonic()
+        assert s.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - t0 < 5
