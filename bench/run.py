@@ -1,4 +1,6 @@
-"""HTTP benchmark: granian-ts against Granian and uvicorn, all serving bench/bench_app.py.
+"""HTTP benchmark: granian-ts against Granian and uvicorn, all serving bench/bench_app.py
+(ASGI), or with `--interface wsgi` against Granian and gunicorn (gthread), all serving
+bench/wsgi_app.py, or with `--interface rsgi` against Granian, both serving bench/rsgi_app.py.
 
 Each server is started on a free port in its own process group, checked with real requests
 (status and body), warmed up, then timed with wrk. Servers run round-robin (round 1: A B C,
@@ -47,7 +49,7 @@ WARMUP_SECONDS = 2
 @dataclass(frozen=True)
 class ServerSpec:
     name: str
-    argv: Callable[[str, int], List[str]]  # (python, port) -> argv
+    argv: Callable[[argparse.Namespace, int], List[str]]  # (args, port) -> argv
     version: Callable[[str], str]  # python -> version string
     cwd: Path = ROOT
 
@@ -67,24 +69,28 @@ def _granian_ts_version(_python: str) -> str:
     return f"{version} ({commit}{'+dirty' if dirty else ''})" if commit else version
 
 
-SERVERS: Dict[str, ServerSpec] = {
-    spec.name: spec
-    for spec in [
+def _specs(*specs: ServerSpec) -> Dict[str, ServerSpec]:
+    return {spec.name: spec for spec in specs}
+
+
+# Per interface: the servers compared, granian-ts first (the ratios are granian-ts to each).
+SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
+    "asgi": _specs(
         ServerSpec(
             "granian-ts",
-            lambda python, port: [
+            lambda args, port: [
                 str(BUN), "bin/granian-ts.mjs", "serve",
                 "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
-                "--log-level", "warning", "--python", python,
+                "--log-level", "warning", "--python", args.python,
                 "--working-dir", str(BENCH), "bench_app:app",
             ],
             _granian_ts_version,
         ),
         ServerSpec(
             "granian",
-            lambda python, port: [
-                python, "-m", "granian",
+            lambda args, port: [
+                args.python, "-m", "granian",
                 "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
                 "--no-ws", "--log-level", "warning", "bench_app:app",
@@ -94,8 +100,8 @@ SERVERS: Dict[str, ServerSpec] = {
         ),
         ServerSpec(
             "uvicorn",
-            lambda python, port: [
-                python, "-m", "uvicorn",
+            lambda args, port: [
+                args.python, "-m", "uvicorn",
                 "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--loop", "uvloop", "--http", "httptools",
                 "--no-access-log", "--log-level", "warning", "bench_app:app",
@@ -103,7 +109,68 @@ SERVERS: Dict[str, ServerSpec] = {
             _python_version_of("uvicorn"),
             cwd=BENCH,
         ),
-    ]
+    ),
+    # One worker process each, running the app on --blocking-threads threads.
+    "wsgi": _specs(
+        ServerSpec(
+            "granian-ts",
+            lambda args, port: [
+                str(BUN), "bin/granian-ts.mjs", "serve",
+                "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--runtime-threads", "1", "--blocking-threads", str(args.blocking_threads),
+                "--log-level", "warning", "--python", args.python,
+                "--working-dir", str(BENCH), "wsgi_app:app",
+            ],
+            _granian_ts_version,
+        ),
+        ServerSpec(
+            "granian",
+            lambda args, port: [
+                args.python, "-m", "granian",
+                "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--runtime-threads", "1", "--blocking-threads", str(args.blocking_threads),
+                "--no-ws", "--log-level", "warning", "wsgi_app:app",
+            ],
+            _python_version_of("granian"),
+            cwd=BENCH,
+        ),
+        ServerSpec(
+            "gunicorn",
+            lambda args, port: [
+                args.python, "-m", "gunicorn",
+                "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                "--worker-class", "gthread", "--threads", str(args.blocking_threads),
+                "--log-level", "warning", "wsgi_app:app",
+            ],
+            _python_version_of("gunicorn"),
+            cwd=BENCH,
+        ),
+    ),
+    # RSGI is Granian's own interface: no third server speaks it.
+    "rsgi": _specs(
+        ServerSpec(
+            "granian-ts",
+            lambda args, port: [
+                str(BUN), "bin/granian-ts.mjs", "serve",
+                "--interface", "rsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--log-level", "warning", "--python", args.python,
+                "--working-dir", str(BENCH), "rsgi_app:app",
+            ],
+            _granian_ts_version,
+        ),
+        ServerSpec(
+            "granian",
+            lambda args, port: [
+                args.python, "-m", "granian",
+                "--interface", "rsgi", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--no-ws", "--log-level", "warning", "rsgi_app:app",
+            ],
+            _python_version_of("granian"),
+            cwd=BENCH,
+        ),
+    ),
 }
 
 
@@ -320,7 +387,7 @@ def run_wrk(args, port: int, scenario: Scenario, seconds: int) -> dict:
 # Machine
 
 
-def machine_info(python: str, servers: List[str]) -> dict:
+def machine_info(python: str, servers: List[str], specs: Dict[str, ServerSpec]) -> dict:
     cpu = "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -339,7 +406,7 @@ def machine_info(python: str, servers: List[str]) -> dict:
         "bun": _output([str(BUN), "--version"]) or "not found",
         "python": _output([python, "-c", "import sys; print(sys.version.split()[0])"]) or "not found",
         "wrk": wrk_version,
-        "servers": {name: SERVERS[name].version(python) for name in servers},
+        "servers": {name: specs[name].version(python) for name in servers},
     }
     return info
 
@@ -379,7 +446,7 @@ def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path
     port = free_port()
     logpath = logdir / f"{spec.name}.round{rnd}.log"
     with open(logpath, "wb") as log:
-        proc = spawn(spec.argv(args.python, port), spec.cwd, log)
+        proc = spawn(spec.argv(args, port), spec.cwd, log)
     try:
         try:
             ready = wait_ready(proc, port)
@@ -441,7 +508,7 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
         rows = summary[sc.name]
         print(
             f"\n{sc.name}: {sc.about}  "
-            f"(wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} round(s), medians)"
+            f"({args.interface}, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} round(s), medians)"
         )
         header = f"  {'server':<12}{'req/s':>10}  {'min-max req/s':>17}  {'p99 ms':>8}  {'max RSS MiB':>11}  runs"
         print(header)
@@ -462,9 +529,8 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
             )
         base = rows.get("granian-ts")
         if base and "rps_median" in base:
-            for other in ("uvicorn", "granian"):
-                row = rows.get(other)
-                if not row or "rps_median" not in row:
+            for other, row in rows.items():
+                if other == "granian-ts" or "rps_median" not in row:
                     continue
                 print(
                     f"  granian-ts/{other:<8} req/s x{base['rps_median'] / row['rps_median']:.2f}   "
@@ -479,26 +545,35 @@ def _sigterm_as_interrupt(signum, frame):
 
 
 def parse_args(argv: Optional[List[str]] = None):
-    p = argparse.ArgumentParser(description="Benchmark granian-ts against Granian and uvicorn (see bench/README.md).")
+    p = argparse.ArgumentParser(
+        description="Benchmark granian-ts against Granian and uvicorn (ASGI), Granian and gunicorn (WSGI) or Granian (RSGI); see bench/README.md."
+    )
     p.add_argument("--rounds", type=int, default=3, help="rounds; every server runs once per round (default 3)")
     p.add_argument("--duration", type=int, default=10, help="seconds of each timed wrk run (default 10)")
     p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--scenario", choices=["get", "post", "all"], default="all", help="default all")
-    p.add_argument("--servers", default=",".join(SERVERS), help="comma-separated, from: " + ", ".join(SERVERS))
+    p.add_argument("--interface", choices=list(SERVERS_BY_INTERFACE), default="asgi",
+                   help="asgi: granian-ts, granian, uvicorn on bench_app.py; wsgi: granian-ts, granian, "
+                   "gunicorn (gthread) on wsgi_app.py; rsgi: granian-ts, granian on rsgi_app.py (default asgi)")
+    p.add_argument("--blocking-threads", type=int, default=8,
+                   help="WSGI: app threads of every server (--blocking-threads, gunicorn --threads; default 8)")
+    p.add_argument("--servers", help="comma-separated (default: all of the interface's): " + "; ".join(
+        f"{name}: {', '.join(specs)}" for name, specs in SERVERS_BY_INTERFACE.items()))
     p.add_argument(
         "--python",
         default=os.environ.get("BENCH_PYTHON", str(ROOT / ".venv" / "bin" / "python")),
-        help="Python that runs the apps and has granian and uvicorn (env BENCH_PYTHON; default .venv/bin/python)",
+        help="Python that runs the apps and has the servers (env BENCH_PYTHON; default .venv/bin/python)",
     )
     p.add_argument("--json", metavar="OUT", help="also write machine, raw runs and summary as JSON")
     args = p.parse_args(argv)
-    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
-    unknown = [s for s in args.servers if s not in SERVERS]
+    args.specs = SERVERS_BY_INTERFACE[args.interface]
+    args.servers = [s.strip() for s in (args.servers or ",".join(args.specs)).split(",") if s.strip()]
+    unknown = [s for s in args.servers if s not in args.specs]
     if unknown:
         p.error(f"unknown server(s): {', '.join(unknown)}")
-    if args.rounds < 1 or args.duration < 1 or args.connections < 1 or args.threads < 1:
-        p.error("--rounds, --duration, --connections and --threads must be at least 1")
+    if args.rounds < 1 or args.duration < 1 or args.connections < 1 or args.threads < 1 or args.blocking_threads < 1:
+        p.error("--rounds, --duration, --connections, --threads and --blocking-threads must be at least 1")
     if args.connections < args.threads:
         p.error("--connections must be at least --threads (wrk needs a connection per thread)")
     if not Path(args.python).exists() and not shutil.which(args.python):
@@ -516,7 +591,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Also when started in the background, where SIGINT comes in ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    info = machine_info(args.python, args.servers)
+    info = machine_info(args.python, args.servers, args.specs)
     print_machine(info)
     results = {name: Result() for name in args.servers}
     raw = []
@@ -530,7 +605,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"round {rnd + 1}/{args.rounds}: {', '.join(order)}", flush=True)
             for name in order:
                 try:
-                    runs = bench_server(args, SERVERS[name], scenarios, logdir, rnd + 1)
+                    runs = bench_server(args, args.specs[name], scenarios, logdir, rnd + 1)
                 except CheckFailed as err:
                     msg = f"round {rnd + 1}: {err}"
                     results[name].failures.append(msg)
@@ -557,7 +632,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             "machine": info,
             "config": {
                 k: getattr(args, k)
-                for k in ("rounds", "duration", "connections", "threads", "scenario", "servers", "python")
+                for k in ("interface", "blocking_threads", "rounds", "duration", "connections", "threads", "scenario",
+                          "servers", "python")
             },
             "runs": raw,
             "failures": {name: r.failures for name, r in results.items() if r.failures},

@@ -7,6 +7,7 @@
  * write buffer, and no syscall of its own: frames go out in one write per event-loop turn.
  */
 import type { Server, Socket } from "bun";
+import { consola } from "consola";
 import {
   FLAG_END,
   FrameDecoder,
@@ -14,6 +15,7 @@ import {
   FrameWriter,
   MAX_CHUNK,
   WINDOW,
+  decodeFileTarget,
   decodeResponse,
 } from "./_protocol.ts";
 
@@ -22,6 +24,10 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 const BAD_GATEWAY = () =>
   new Response("Bad Gateway", { status: 502, headers: { "content-type": "text/plain; charset=utf-8" } });
+
+/** What Granian answers when the file of a file response cannot be opened. */
+const FILE_NOT_FOUND = () =>
+  new Response("Not found", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
 
 export interface AccessLogger {
   (req: Request, client: string, status: number, started: number): void;
@@ -302,6 +308,8 @@ export class WorkerBridge {
       }
       case FrameType.RESPONSE_ABORT:
         return this.finish(s);
+      case FrameType.RESPONSE_FILE:
+        return this.onFile(s, payload);
     }
   };
 
@@ -340,6 +348,40 @@ export class WorkerBridge {
       { highWaterMark: 0 },
     );
     s.resolve(new Response(NULL_BODY.has(status) ? null : stream, { status, headers }));
+  }
+
+  /**
+   * A response whose body is a file on disk (RSGI `response_file`, ASGI pathsend): Bun sends
+   * it itself (sendfile), with the content-length of the file or of the range. The exchange
+   * is over for the worker with this frame.
+   */
+  private onFile(s: Stream, payload: Uint8Array) {
+    if (s.started) return this.finish(s); // a file after the head is a worker bug: drop the client
+    const { status, headers, body } = decodeResponse(payload);
+    const { path, start, end } = decodeFileTarget(body);
+    s.started = true;
+    s.closed = true;
+    this.streams.delete(s.id);
+    s.resume?.();
+    this.release();
+    const file = Bun.file(path);
+    // exists() is false for a directory too, which Bun could not send either.
+    file.exists().then(
+      (exists) => {
+        if (!exists) return this.fileNotFound(s, path);
+        this.opts.accessLog?.(s.req, s.client, status, s.t0);
+        const data = NULL_BODY.has(status) ? null : start === undefined ? file : file.slice(start, end);
+        s.resolve(new Response(data, { status, headers }));
+      },
+      () => this.fileNotFound(s, path),
+    );
+  }
+
+  private fileNotFound(s: Stream, path: string) {
+    // Tagged here, not at import: the tag takes consola's level as it is when created.
+    consola.withTag("bridge").warn(`file response: ${path} is not a file (answered 404)`);
+    this.opts.accessLog?.(s.req, s.client, 404, s.t0);
+    s.resolve(FILE_NOT_FOUND());
   }
 
   private onBody(s: Stream, flags: number, payload: Uint8Array) {

@@ -20,6 +20,7 @@ export const enum FrameType {
   RESPONSE_BODY = 0x12,
   RESPONSE_ABORT = 0x13,
   REQUEST_ACK = 0x14,
+  RESPONSE_FILE = 0x15,
   // control connection
   HELLO = 0x20,
   READY = 0x21,
@@ -29,7 +30,7 @@ export const enum FrameType {
 }
 
 const KNOWN_TYPES = new Set<number>([
-  0x01, 0x02, 0x03, 0x04, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x23, 0x24,
+  0x01, 0x02, 0x03, 0x04, 0x11, 0x12, 0x13, 0x14, 0x15, 0x20, 0x21, 0x22, 0x23, 0x24,
 ]);
 
 export class ProtocolError extends Error {
@@ -248,6 +249,34 @@ export function decodeResponse(payload: Uint8Array): ResponseHead {
     headers[name] = fields[i + 1]!;
   }
   return { status, headers, body: payload.subarray(4 + headLen) };
+}
+
+export interface FileTarget {
+  path: string;
+  /** Byte range, `start` inclusive and `end` exclusive; absent for the whole file. */
+  start?: number;
+  end?: number;
+}
+
+/**
+ * Decode what follows the head of a RESPONSE_FILE payload (the `body` of `decodeResponse`):
+ * the path, or the path, start and end as NUL-joined text.
+ */
+export function decodeFileTarget(tail: Uint8Array): FileTarget {
+  const fields = decoder.decode(tail).split("\0");
+  const path = fields[0]!;
+  if (!path) throw new ProtocolError("RESPONSE_FILE has no path");
+  if (fields.length === 1) return { path };
+  const start = Number(fields[1]);
+  const end = Number(fields[2]);
+  if (fields.length !== 3 || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end <= start)
+    throw new ProtocolError("RESPONSE_FILE range is malformed");
+  return { path, start, end };
+}
+
+/** Encode the tail of a RESPONSE_FILE payload (the Python side's job; here for tests and symmetry). */
+export function encodeFileTarget({ path, start, end }: FileTarget): Uint8Array {
+  return encoder.encode(start === undefined ? path : `${path}\0${start}\0${end}`);
 }
 
 /** Encode a RESPONSE payload (the Python side's job; here for tests and symmetry). */

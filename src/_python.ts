@@ -50,6 +50,8 @@ export class PythonWorker {
       "--server-port", String(o.port),
       "--log-level", o.logLevel,
       "--root-path", o.rootPath,
+      "--blocking-threads", String(o.blockingThreads),
+      "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
     ];
     try {
       // stdin is the lifeline: never written, it reaches EOF when this process dies, even by SIGKILL.

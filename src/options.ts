@@ -40,7 +40,8 @@ export const OPTIONS = {
   port: opt({ kind: "int", default: 8000, min: 0, max: 65535, help: "Port to bind to" }),
   workers: opt({ kind: "int", default: 1, min: 1, max: 1024, help: "Number of Python worker processes" }),
   runtimeThreads: opt({ kind: "int", default: 1, min: 1, max: 256, help: "Number of Bun listener threads per worker" }),
-  blockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Number of blocking threads per worker (WSGI); default 1 for ASGI/RSGI" }),
+  blockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Number of blocking threads per worker (default: backpressure / 2 for WSGI, 1 for ASGI/RSGI)" }),
+  blockingThreadsIdleTimeout: opt({ kind: "int", default: 30, min: 5, max: 600, help: "Seconds an idle blocking thread is kept alive" }),
   http: opt({ kind: "enum", default: "auto", choices: Object.values(HTTPModes), help: "HTTP version: auto (HTTP/1.1 and HTTP/2), 1 or 2" }),
   loop: opt({ kind: "enum", default: "auto", choices: Object.values(Loops), help: "Python event loop (auto = uvloop when importable)" }),
   backlog: opt({ kind: "int", default: 1024, min: 128, max: 65535, help: "Maximum number of connections to hold in backlog" }),
@@ -158,9 +159,13 @@ export function resolveOptions(
   // A path (not a bare command looked up on PATH) is relative to where we were started, not to
   // the working directory the workers run in.
   out.python = python.includes("/") ? resolvePath(python) : python;
-  out.blockingThreads = (out.blockingThreads as number | undefined) ?? 1;
   out.backpressure =
     (out.backpressure as number | undefined) ?? Math.max(1, Math.floor((out.backlog as number) / (out.workers as number)));
+  // As Granian: a WSGI worker gets a thread for every other request it may run at once
+  // (threads start on demand and idle ones exit); the other interfaces run apps on the loop.
+  out.blockingThreads =
+    (out.blockingThreads as number | undefined) ??
+    (out.interface === Interfaces.WSGI ? Math.max(1, Math.floor((out.backpressure as number) / 2)) : 1);
   if (out.logLevel === "warn") out.logLevel = "warning";
   return out as ResolvedOptions;
 }

@@ -19,6 +19,17 @@ def _option(help: str, **argparse_kwargs: Any) -> Dict[str, Any]:
     return {"help": help, **argparse_kwargs}
 
 
+def _at_least(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}")
+        return value
+
+    parse.__name__ = "integer"  # argparse names the type in its error message
+    return parse
+
+
 @dataclass(frozen=True)
 class Config:
     socket: str = field(default="", metadata=_option("Unix socket path to listen on", required=True))
@@ -29,7 +40,11 @@ class Config:
     server_host: str = field(default="127.0.0.1", metadata=_option("host Bun listens on, for scope['server']"))
     server_port: int = field(default=8000, metadata=_option("port Bun listens on, for scope['server']", type=int))
     log_level: str = field(default="info", metadata=_option("worker log level", choices=tuple(LOG_LEVELS)))
-    root_path: str = field(default="", metadata=_option("ASGI root_path (mount point behind a proxy)"))
+    root_path: str = field(default="", metadata=_option("ASGI root_path / WSGI SCRIPT_NAME (mount point behind a proxy)"))
+    blocking_threads: int = field(default=1, metadata=_option("threads running a WSGI app", type=_at_least(1)))
+    blocking_threads_idle_timeout: int = field(
+        default=30, metadata=_option("seconds an idle blocking thread is kept", type=_at_least(1))
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:

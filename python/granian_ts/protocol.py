@@ -8,7 +8,7 @@ Everything here is on the per-request path, so it works on whole byte strings
 from __future__ import annotations
 
 import struct
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 # Bun → Python
 REQUEST = 0x01
@@ -22,6 +22,7 @@ RESPONSE = 0x11
 RESPONSE_BODY = 0x12
 RESPONSE_ABORT = 0x13
 REQUEST_ACK = 0x14
+RESPONSE_FILE = 0x15
 READY = 0x21
 STARTUP_FAILED = 0x22
 STOPPED = 0x24
@@ -29,7 +30,7 @@ STOPPED = 0x24
 FRAME_TYPES = frozenset(
     (
         REQUEST, REQUEST_BODY, DISCONNECT, RESPONSE_ACK, HELLO, STOP,
-        RESPONSE, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_ACK, READY, STARTUP_FAILED, STOPPED,
+        RESPONSE, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_ACK, RESPONSE_FILE, READY, STARTUP_FAILED, STOPPED,
     )
 )
 
@@ -50,6 +51,7 @@ _unpack_header = HEADER.unpack_from
 Frame = Tuple[int, int, int, bytes]
 Headers = List[Tuple[bytes, bytes]]
 RequestHead = Tuple[str, str, str, str, int, bytes, bytes, Headers]
+TextHeaders = Sequence[Tuple[str, str]]
 
 # method, scheme, http_version, client_host, client_port, raw_path, query_string
 _REQUEST_FIELDS = 7
@@ -163,6 +165,23 @@ def decode_request_head(payload: bytes) -> RequestHead:
     )
 
 
+def decode_request_fields(payload: bytes) -> List[str]:
+    """A REQUEST payload as its text fields: method, scheme, http_version, client_host,
+    client_port, raw_path, query_string, then header names and values (latin-1 code points).
+
+    For interfaces whose apps see text (RSGI): one decode of the whole head instead of one per
+    field, and the field count is checked as `decode_request_head` does.
+    """
+    try:
+        fields = payload.decode("utf-8").split("\0")
+    except UnicodeDecodeError as exc:
+        raise ProtocolError(f"REQUEST head is not UTF-8: {exc}") from None
+    count = len(fields)
+    if count < _REQUEST_FIELDS or (count - _REQUEST_FIELDS) % 2:
+        raise ProtocolError(f"REQUEST head has {count} fields")
+    return fields
+
+
 def _check_fields(fields: Sequence[bytes]) -> None:
     """Find the field that smuggles a separator or a line break into the response head."""
     for field in fields:
@@ -194,3 +213,43 @@ def encode_response_head_prefix(status: int, headers: Sequence[Tuple[bytes, byte
 def encode_response_head(status: int, headers: Sequence[Tuple[bytes, bytes]], body: bytes = b"") -> bytes:
     """A whole RESPONSE payload: head plus the first body chunk."""
     return encode_response_head_prefix(status, headers) + body
+
+
+def _check_text_fields(fields: Sequence[str]) -> None:
+    for field in fields:
+        if "\0" in field or "\r" in field or "\n" in field:
+            raise ValueError(f"invalid response header field {field!r}: contains NUL, CR or LF")
+
+
+def encode_response_head_text(status: int, headers: TextHeaders) -> bytes:
+    """`encode_response_head_prefix` for apps that give headers as text (RSGI).
+
+    Text goes on the HTTP wire as UTF-8, as Granian sends it; each of those bytes travels to
+    Bun as a latin-1 code point (docs/protocol.md, text fields).
+    """
+    fields = ["%d" % status]
+    append = fields.append
+    for name, value in headers:
+        append(name)
+        append(value)
+    try:
+        head = "\0".join(fields)
+    except TypeError:
+        bad = next(f for f in fields if not isinstance(f, str))
+        raise TypeError(f"response header names and values must be str, got {bad!r}") from None
+    if head.count("\0") != len(fields) - 1 or "\r" in head or "\n" in head:
+        _check_text_fields(fields)
+    if head.isascii():
+        data = head.encode("ascii")
+    else:
+        data = head.encode("utf-8").decode("latin-1").encode("utf-8")
+    return U32.pack(len(data)) + data
+
+
+def encode_file_target(path: str, start: Optional[int] = None, end: Optional[int] = None) -> bytes:
+    """The tail of a RESPONSE_FILE payload (after the head): the path, and the range if any."""
+    if "\0" in path:
+        raise ValueError("file path contains a NUL byte")
+    if start is None:
+        return path.encode("utf-8")
+    return f"{path}\0{start:d}\0{end:d}".encode("utf-8")

@@ -6,8 +6,10 @@ import type { InterfaceSpec } from "../types.ts";
 import { OptionError } from "../options.ts";
 import asgi from "./asgi.ts";
 import asginl from "./asginl.ts";
+import wsgi from "./wsgi.ts";
+import rsgi from "./rsgi.ts";
 
-export const INTERFACES: Readonly<Record<string, InterfaceSpec>> = { asgi, asginl };
+export const INTERFACES: Readonly<Record<string, InterfaceSpec>> = { asgi, asginl, wsgi, rsgi };
 
 export function getInterface(name: string): InterfaceSpec {
   const spec = INTERFACES[name];

@@ -30,3 +30,10 @@ def fastapi_server():
     s = Server("fastapi_app:app", cwd=EXAMPLES).start()
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def wsgi_server():
+    s = Server("raw_wsgi:app", interface="wsgi", args=["--blocking-threads", "8"]).start()
+    yield s
+    s.stop()

@@ -20,6 +20,7 @@ from granian_ts.protocol import (
     RESPONSE,
     RESPONSE_ABORT,
     RESPONSE_BODY,
+    RESPONSE_FILE,
     U32,
     FrameDecoder,
     encode_frame,
@@ -35,9 +36,10 @@ def encode_request_head(
     headers: Iterable[Tuple[str, str]] = (),
     scheme: str = "http",
     client: Tuple[str, int] = ("127.0.0.1", 50000),
+    http_version: str = "1.1",
 ) -> bytes:
     """What Bun's codec produces: NUL-joined UTF-8 text, header bytes as latin-1 code points."""
-    fields = [method, scheme, "1.1", client[0], str(client[1]), path, query]
+    fields = [method, scheme, http_version, client[0], str(client[1]), path, query]
     for name, value in headers:
         fields += [name, value]
     return "\0".join(fields).encode("utf-8")
@@ -55,6 +57,7 @@ class Response:
     headers: List[Tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
     aborted: Optional[bytes] = None
+    file: Optional[List[str]] = None  # RESPONSE_FILE: [path] or [path, start, end]
     frames: List[Frame] = field(default_factory=list)
 
 
@@ -144,7 +147,10 @@ class FakeBun:
             await asyncio.sleep(0)
 
     def response_done(self, stream: int) -> bool:
-        return any(f[0] == RESPONSE_ABORT or (f[0] in (RESPONSE, RESPONSE_BODY) and f[1] & FLAG_END) for f in self.of(stream))
+        return any(
+            f[0] in (RESPONSE_ABORT, RESPONSE_FILE) or (f[0] in (RESPONSE, RESPONSE_BODY) and f[1] & FLAG_END)
+            for f in self.of(stream)
+        )
 
     async def response(self, stream: int = 1) -> Response:
         await self.until(lambda: self.response_done(stream))
@@ -157,6 +163,9 @@ class FakeBun:
                 result.body += payload
             elif ftype == RESPONSE_ABORT:
                 result.aborted = payload
+            elif ftype == RESPONSE_FILE:
+                result.status, result.headers, tail = decode_response_head(payload)
+                result.file = tail.decode("utf-8").split("\0")
             else:
                 continue
             result.frames.append(frame)

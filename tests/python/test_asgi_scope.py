@@ -44,7 +44,7 @@ async def test_scope_fields():
         "headers": [(b"host", b"example.com"), (b"x-latin", b"caf\xe9")],
         "client": ("10.0.0.7", 41234),
         "server": ("0.0.0.0", 3000),
-        "extensions": {},
+        "extensions": {"http.response.pathsend": {}},
     }
     assert isinstance(task, asyncio.Task)  # a real task: contextvars, sniffio, wait_for work
 

@@ -5,15 +5,20 @@ import random
 import pytest
 
 from granian_ts.protocol import (
+    FLAG_END,
     HEADER,
     MAX_PAYLOAD,
     REQUEST,
     RESPONSE,
+    RESPONSE_FILE,
     FrameDecoder,
     ProtocolError,
+    decode_request_fields,
     decode_request_head,
+    encode_file_target,
     encode_frame,
     encode_response_head,
+    encode_response_head_text,
 )
 from fakes import decode_response_head, encode_request_head
 
@@ -142,3 +147,56 @@ def test_response_head_rejects_separators_and_line_breaks(bad):
 def test_response_head_rejects_text_headers():
     with pytest.raises(TypeError, match="must be bytes"):
         encode_response_head(200, [("content-type", "text/plain")])
+
+
+def test_golden_file_is_what_the_generator_writes():
+    # tests/golden/generate.py is the source of the golden bytes; the committed file must match.
+    import importlib.util
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "golden"
+    spec = importlib.util.spec_from_file_location("golden_generate", here / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    assert generate.render() == (here / "frames.json").read_text()
+
+
+def test_response_file_golden(golden_frames):
+    whole = next(f for f in golden_frames if f["name"] == "response_file")
+    payload = bytes.fromhex(whole["payload_hex"])
+    assert whole["type"] == RESPONSE_FILE and whole["flags"] == FLAG_END
+    assert decode_response_head(payload) == (200, [(b"content-type", b"text/plain")], "/srv/static/caf\u00e9.txt".encode())
+    ranged = next(f for f in golden_frames if f["name"] == "response_file_range")
+    status, headers, tail = decode_response_head(bytes.fromhex(ranged["payload_hex"]))
+    assert (status, headers, tail) == (206, [(b"content-range", b"bytes 2-4/20")], b"/srv/data.bin\x002\x005")
+
+
+def test_file_target_encoding():
+    assert encode_file_target("/a b/\u00e9") == "/a b/\u00e9".encode()
+    assert encode_file_target("/f", 0, 10) == b"/f\x000\x0010"
+    with pytest.raises(ValueError, match="NUL"):
+        encode_file_target("/a\0b")
+
+
+def test_request_fields_as_text(golden_frames):
+    frame = next(f for f in golden_frames if f["name"] == "request_no_body")
+    fields = decode_request_fields(bytes.fromhex(frame["payload_hex"]))
+    assert fields == ["GET", "http", "1.1", "127.0.0.1", "50000", "/items/%C3%A9", "q=1&r=%20",
+                      "host", "example.com", "x-latin", "caf\u00e9"]
+    with pytest.raises(ProtocolError):
+        decode_request_fields(b"GET\0http")
+    with pytest.raises(ProtocolError):
+        decode_request_fields(b"\xff" + encode_request_head())
+
+
+def test_text_response_head_matches_the_bytes_one_for_ascii_and_is_utf8_on_the_wire_otherwise():
+    headers = [("content-type", "text/plain"), ("set-cookie", "a=1")]
+    assert encode_response_head_text(200, headers) == encode_response_head(
+        200, [(n.encode(), v.encode()) for n, v in headers]
+    )
+    status, decoded, _ = decode_response_head(encode_response_head_text(201, [("x-a", "caf\u00e9 \u20ac")]))
+    assert (status, decoded) == (201, [(b"x-a", "caf\u00e9 \u20ac".encode("utf-8"))])
+    with pytest.raises(ValueError, match="NUL, CR or LF"):
+        encode_response_head_text(200, [("x-a", "1\r\nx-b: 2")])
+    with pytest.raises(TypeError, match="must be str"):
+        encode_response_head_text(200, [(b"x-a", b"1")])

@@ -30,11 +30,42 @@ describe("granian-ts CLI errors", () => {
     expect(r.stderr.trim()).toBe('error: invalid value for GRANIAN_LOOP: "trio" (expected one of auto, asyncio, uvloop)');
   });
 
-  test("an interface not built yet says so", async () => {
-    const r = await cli(["serve", "--interface", "wsgi", "main:app"]);
+  test("an unknown interface names the choices", async () => {
+    const r = await cli(["serve", "--interface", "cgi", "main:app"]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe("error: --interface wsgi is not implemented yet in granian-ts (available: asgi, asginl)");
+    expect(r.stderr.trim()).toBe('error: invalid value for --interface: "cgi" (expected one of asgi, asginl, rsgi, wsgi)');
   });
+
+  test("--interface rsgi starts and serves", async () => {
+    const root = join(import.meta.dir, "../..");
+    const proc = Bun.spawn(
+      [process.execPath, BIN, "serve", "--interface", "rsgi", "--port", "0", "--python", join(root, ".venv/bin/python"),
+        "--working-dir", join(root, "tests/e2e/apps"), "raw_rsgi:app"],
+      // Not NODE_ENV=test (set by bun test): consola would start its tagged loggers at warn level.
+      { stdout: "pipe", stderr: "pipe", env: { ...process.env, NODE_ENV: "production" } },
+    );
+    try {
+      // consola writes info lines to stdout or stderr depending on the terminal: watch both.
+      let out = "";
+      const listening = /Listening at: http:\/\/[^:]+:(\d+)/;
+      const watch = async (stream: ReadableStream<Uint8Array>) => {
+        const decoder = new TextDecoder();
+        for await (const chunk of stream) {
+          out += decoder.decode(chunk);
+          if (listening.test(out)) return;
+        }
+      };
+      await Promise.race([watch(proc.stdout), watch(proc.stderr)]);
+      const port = out.match(listening)?.[1];
+      expect(port).toBeDefined();
+      expect(out).toContain("(rsgi, 1 worker(s)");
+      const r = await fetch(`http://127.0.0.1:${port}/str`);
+      expect(await r.text()).toBe("h\u00e9llo");
+    } finally {
+      proc.kill("SIGTERM");
+    }
+    expect(await proc.exited).toBe(0);
+  }, 30_000);
 
   test("a missing APP", async () => {
     const r = await cli(["serve", "--interface", "asgi"]);

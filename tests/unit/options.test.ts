@@ -13,6 +13,8 @@ describe("option table", () => {
     expect(o.loop).toBe("auto");
     expect(o.backlog).toBe(1024);
     expect(o.backpressure).toBe(1024);
+    expect(o.blockingThreads).toBe(1);
+    expect(o.blockingThreadsIdleTimeout).toBe(30);
     expect(o.reload).toBe(false);
     expect(o.python).toBe("python3");
   });
@@ -31,6 +33,20 @@ describe("option table", () => {
     expect(resolveOptions({ target: "m", python: ".venv/bin/python" }, {}).python).toBe(`${process.cwd()}/.venv/bin/python`);
     expect(resolveOptions({ target: "m", workers: 2 }, env).workers).toBe(2);
     expect(resolveOptions({ target: "m", workers: 4 }, env).backpressure).toBe(256);
+  });
+
+  test("blocking threads default per interface, as Granian: backpressure / 2 for WSGI, else 1", () => {
+    expect(resolveOptions({ target: "m", interface: "wsgi" }, {}).blockingThreads).toBe(512);
+    expect(resolveOptions({ target: "m", interface: "wsgi", workers: 4 }, {}).blockingThreads).toBe(128);
+    expect(resolveOptions({ target: "m", interface: "wsgi", backpressure: 1 }, {}).blockingThreads).toBe(1);
+    expect(resolveOptions({ target: "m", interface: "wsgi", blockingThreads: 8 }, {}).blockingThreads).toBe(8);
+    expect(resolveOptions({ target: "m", interface: "wsgi" }, { GRANIAN_BLOCKING_THREADS: "3" }).blockingThreads).toBe(3);
+    expect(resolveOptions({ target: "m", interface: "asgi" }, {}).blockingThreads).toBe(1);
+    expect(envOf("blockingThreadsIdleTimeout")).toBe("GRANIAN_BLOCKING_THREADS_IDLE_TIMEOUT");
+    expect(resolveOptions({ target: "m" }, { GRANIAN_BLOCKING_THREADS_IDLE_TIMEOUT: "60" }).blockingThreadsIdleTimeout).toBe(60);
+    expect(() => resolveOptions({ target: "m", blockingThreadsIdleTimeout: 4 }, {})).toThrow(
+      "invalid value for --blocking-threads-idle-timeout: 4 (expected an integer from 5 to 600)",
+    );
   });
 
   test("bad values name the option and what is allowed", () => {

@@ -4,8 +4,11 @@ import {
   FrameDecoder,
   FrameWriter,
   ProtocolError,
+  FrameType,
   decodeFields,
+  decodeFileTarget,
   decodeResponse,
+  encodeFileTarget,
   encodeFrame,
   encodeResponse,
   MAX_PAYLOAD,
@@ -72,6 +75,36 @@ describe("golden frames", () => {
     ]);
     expect(new TextDecoder().decode(r.body)).toBe("hello");
     expect(toHex(encodeResponse(200, r.headers as [string, string][], r.body))).toBe(f.payload_hex);
+  });
+});
+
+describe("RESPONSE_FILE", () => {
+  test("the whole-file golden frame decodes to head and path", () => {
+    const f = golden.frames.find((g) => g.name === "response_file")!;
+    expect([f.type, f.flags]).toEqual([FrameType.RESPONSE_FILE, 1]);
+    const r = decodeResponse(hex(f.payload_hex));
+    expect(r.status).toBe(200);
+    expect(r.headers).toEqual({ "content-type": "text/plain" });
+    expect(decodeFileTarget(r.body)).toEqual({ path: "/srv/static/caf\u00e9.txt" });
+    const again = encodeResponse(200, [["content-type", "text/plain"]], encodeFileTarget({ path: "/srv/static/caf\u00e9.txt" }));
+    expect(toHex(again)).toBe(f.payload_hex);
+  });
+
+  test("the range golden frame decodes to head, path, start and end", () => {
+    const f = golden.frames.find((g) => g.name === "response_file_range")!;
+    const r = decodeResponse(hex(f.payload_hex));
+    expect(r.status).toBe(206);
+    expect(r.headers).toEqual({ "content-range": "bytes 2-4/20" });
+    const target = decodeFileTarget(r.body);
+    expect(target).toEqual({ path: "/srv/data.bin", start: 2, end: 5 });
+    expect(toHex(encodeResponse(206, [["content-range", "bytes 2-4/20"]], encodeFileTarget(target)))).toBe(f.payload_hex);
+  });
+
+  test("a missing path or a bad range is a protocol error", () => {
+    const enc = (s: string) => new TextEncoder().encode(s);
+    for (const bad of ["", "/f\u00002", "/f\u00005\u00003", "/f\u0000-1\u00003", "/f\u00001\u0000x", "/f\u00001\u00002\u00003", "/f\u00000\u00001e30"])
+      expect(() => decodeFileTarget(enc(bad))).toThrow(ProtocolError);
+    expect(decodeFileTarget(enc("/f\u00000\u00001"))).toEqual({ path: "/f", start: 0, end: 1 });
   });
 });
 

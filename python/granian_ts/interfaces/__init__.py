@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 _REGISTRY: Dict[str, str] = {
     "asgi": "granian_ts.interfaces.asgi:ASGIInterface",
     "asginl": "granian_ts.interfaces.asgi:ASGINoLifespanInterface",
+    "wsgi": "granian_ts.interfaces.wsgi:WSGIInterface",
+    "rsgi": "granian_ts.interfaces.rsgi:RSGIInterface",
 }
 
 INTERFACES = tuple(_REGISTRY)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from urllib.parse import unquote_to_bytes
 
@@ -20,9 +21,11 @@ from ..protocol import (
     RESPONSE,
     RESPONSE_ABORT,
     RESPONSE_BODY,
+    RESPONSE_FILE,
     U32,
     WINDOW,
     decode_request_head,
+    encode_file_target,
     encode_response_head_prefix,
 )
 from .base import Interface, Stream
@@ -85,7 +88,8 @@ class ASGIInterface(Interface):
             "headers": headers,
             "client": (host, port) if host else None,
             "server": self._server,
-            "extensions": {},
+            # Bun sends the file itself (RESPONSE_FILE): https://asgi.readthedocs.io/en/latest/extensions.html#path-send
+            "extensions": {"http.response.pathsend": {}},
         }
         state = self.lifespan.state
         if state is not None:
@@ -224,10 +228,12 @@ class HTTPStream(Stream):
             self._start(message)
         elif self._complete:
             raise RuntimeError(f"Unexpected ASGI message '{mtype}' sent, after response already completed.")
-        elif mtype != "http.response.body":
-            raise RuntimeError(f"Unexpected ASGI message '{mtype}', expected 'http.response.body'.")
-        else:
+        elif mtype == "http.response.body":
             await self._send_body(message.get("body", b""), message.get("more_body", False))
+        elif mtype == "http.response.pathsend":
+            await self._send_path(message["path"])
+        else:
+            raise RuntimeError(f"Unexpected ASGI message '{mtype}', expected 'http.response.body'.")
 
     def _start(self, message: Dict[str, Any]) -> None:
         status = message["status"]
@@ -250,6 +256,33 @@ class HTTPStream(Stream):
         if head is not None and not self._disconnected and not self._draining:
             self._head = None
             self._conn.write_frame(RESPONSE, 0, self._id, head)
+
+    async def _send_path(self, path: Any) -> None:
+        """The pathsend extension: the whole body is the file at `path`, sent by Bun."""
+        if not isinstance(path, str):
+            raise TypeError(f"http.response.pathsend path must be str, got {type(path).__name__}")
+        if not os.path.isabs(path):
+            # The spec asks for an absolute path; Granian takes a relative one against the
+            # working directory, and so do we (Bun's working directory is another one).
+            path = os.path.join(os.getcwd(), path)
+        head = self._head
+        if head is not None and not self._draining:
+            self._head = None
+            self._conn.write_frame(RESPONSE_FILE, FLAG_END, self._id, head, encode_file_target(path))
+            self._finish()
+            return
+        # The head already left (the app awaited something after http.response.start): the
+        # file can only follow as ordinary body chunks.
+        loop = self._conn.loop
+        with open(path, "rb") as file:
+            while True:
+                chunk = await loop.run_in_executor(None, file.read, MAX_CHUNK)
+                if self._disconnected:
+                    return
+                more = len(chunk) == MAX_CHUNK
+                await self._send_chunk(chunk, more)
+                if not more:
+                    return
 
     async def _send_body(self, body: Any, more_body: bool) -> None:
         if type(body) is not bytes:

@@ -1,4 +1,4 @@
-"""The shape every interface module implements (asgi now; wsgi and rsgi later)."""
+"""The shape every interface module implements (asgi, wsgi, rsgi)."""
 
 from __future__ import annotations
 
