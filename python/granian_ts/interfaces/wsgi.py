@@ -261,8 +261,15 @@ _HEADER_KEYS: Dict[bytes, str] = {b"content-type": "CONTENT_TYPE", b"content-len
 _HEADER_KEYS_MAX = 2048  # a client inventing header names must not grow the cache forever
 
 
-def _header_key(name: bytes) -> str:
-    """The environ key of a (lowercase) header name: HTTP_X_FORWARDED_FOR for x-forwarded-for."""
+def _header_key(name: bytes) -> Optional[str]:
+    """The environ key of a (lowercase) header name: HTTP_X_FORWARDED_FOR for x-forwarded-for.
+
+    None for a name with "_": it would land on the same key as its "-" twin, so a client could
+    forge a header a proxy set (X_Forwarded_For over X-Forwarded-For). Dropped, as gunicorn,
+    nginx and Django's runserver do.
+    """
+    if b"_" in name:
+        return None
     key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
     if len(_HEADER_KEYS) < _HEADER_KEYS_MAX:
         _HEADER_KEYS[name] = key
@@ -468,12 +475,10 @@ class WSGIInterface(Interface):
         environ["wsgi.input"] = WSGIInput(stream)
         keys = _HEADER_KEYS
         # Bun has already merged repeated headers into one "a, b" value (cookies into "a; b"),
-        # so a key repeats only for names that differ in "-" versus "_": joined with ",".
+        # and names with "_" are dropped (`_header_key`), so every key is set once.
         for name, value in headers:
             key = keys.get(name) or _header_key(name)
-            if key in environ:
-                environ[key] += "," + value.decode("latin-1")
-            else:
+            if key is not None:
                 environ[key] = value.decode("latin-1")
         return environ
 
