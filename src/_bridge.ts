@@ -18,6 +18,7 @@ import {
   decodeFileTarget,
   decodeResponse,
 } from "./_protocol.ts";
+import { WsSession, upgrade } from "./_websocket.ts";
 
 /** Statuses whose responses must not carry a body (Fetch's "null body status"). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -75,6 +76,8 @@ export interface BridgeOptions {
   httpVersion: string;
   /** Requests at once before more wait in Bun (--backpressure). */
   backpressure: number;
+  /** Serve websockets (--ws): upgrade requests open WS_OPEN streams. */
+  websocket: boolean;
   accessLog?: AccessLogger;
   onClose?: (error?: Error) => void;
 }
@@ -90,6 +93,10 @@ export class WorkerBridge {
   private idle: (() => void) | null = null;
   /** Streams opened since the last abort sweep. */
   private young: Stream[] = [];
+  /** Accepted websockets, by stream id (src/_websocket.ts). */
+  private readonly sessions = new Map<number, WsSession>();
+  /** The server of the last upgrade request: the one to upgrade it with. */
+  private server: Server<unknown> | null = null;
 
   constructor(private readonly opts: BridgeOptions) {
     this.writer = new FrameWriter((data) => (this.socket ? this.socket.write(data) : 0));
@@ -136,8 +143,14 @@ export class WorkerBridge {
     socket.end();
     for (const s of this.streams.values()) this.finish(s, 502);
     this.streams.clear();
+    this.closeWebsockets(1011, "worker connection lost");
     this.writer.length = 0;
     this.opts.onClose?.(error);
+  }
+
+  /** End every websocket, telling both the client and the app `code` (shutdown: 1001). */
+  closeWebsockets(code: number, reason: string) {
+    for (const w of [...this.sessions.values()]) w.shutdown(code, reason);
   }
 
   handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
@@ -166,11 +179,22 @@ export class WorkerBridge {
     // already merged repeated request headers, so nothing is lost.
     const headers = req.headers.toJSON();
     let length = -1;
+    let upgradeTo: string | undefined;
     for (const name in headers) {
       const value = headers[name]!;
       head += "\0" + name + "\0" + value;
       if (name === "content-length") length = Number(value);
       else if (name === "transfer-encoding") length = Infinity;
+      else if (name === "upgrade") upgradeTo = value;
+    }
+    if (upgradeTo !== undefined && this.opts.websocket && upgradeTo.toLowerCase() === "websocket") {
+      this.server = server;
+      this.writer.text(FrameType.WS_OPEN, 0, id, head);
+      return new Promise<Response>((resolve) => {
+        const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
+        this.streams.set(id, s);
+        this.watchAbort(s);
+      });
     }
     const hasBody = length > 0;
     this.writer.text(FrameType.REQUEST, hasBody ? 0 : FLAG_END, id, head);
@@ -291,7 +315,12 @@ export class WorkerBridge {
 
   private onFrame = (type: number, flags: number, id: number, payload: Uint8Array) => {
     const s = this.streams.get(id);
-    if (!s) return; // raced with the end of the stream (docs/protocol.md)
+    if (!s) {
+      const w = this.sessions.get(id);
+      // Otherwise it raced with the end of the stream (docs/protocol.md).
+      if (w) w.onFrame(type, flags, payload);
+      return;
+    }
     switch (type) {
       case FrameType.RESPONSE:
         return this.onResponse(s, flags, payload);
@@ -310,8 +339,27 @@ export class WorkerBridge {
         return this.finish(s);
       case FrameType.RESPONSE_FILE:
         return this.onFile(s, payload);
+      case FrameType.WS_ACCEPT:
+        return this.onAccept(s, payload);
     }
   };
+
+  /** The app accepted the websocket: upgrade, and the stream lives on as a WsSession. */
+  private onAccept(s: Stream, payload: Uint8Array) {
+    if (s.started) return this.finish(s);
+    const session = new WsSession(this.writer, this.sessions, s.id);
+    s.started = true;
+    s.closed = true;
+    this.streams.delete(s.id);
+    if (upgrade(this.server!, s.req, session, payload)) {
+      this.opts.accessLog?.(s.req, s.client, 101, s.t0);
+      s.resolve(undefined as unknown as Response); // Bun: fetch answers an upgraded request with undefined
+    } else {
+      session.end(1006, "upgrade failed");
+      s.resolve(BAD_GATEWAY());
+    }
+    this.release();
+  }
 
   private onResponse(s: Stream, flags: number, payload: Uint8Array) {
     const { status, headers, body } = decodeResponse(payload);

@@ -8,6 +8,7 @@ import { consola } from "consola";
 import { WorkerBridge, type AccessLogger } from "./_bridge.ts";
 import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
 import { setLogLevel } from "./_log.ts";
+import { websocketHandlers } from "./_websocket.ts";
 
 declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
@@ -30,6 +31,7 @@ function makeBridge(socketPath: string) {
     scheme: "http",
     httpVersion: config.http === "2" ? "2" : "1.1",
     backpressure: config.backpressure,
+    websocket: config.ws,
     accessLog: config.accessLog ? accessLogger(consola.withTag("access")) : undefined,
     onClose: () => post({ type: "disconnected" }),
   });
@@ -53,6 +55,11 @@ async function start(c: ListenerConfig) {
     // Long-running requests (slow apps, long polls) must not be cut by Bun's 10 s default.
     idleTimeout: 0,
     fetch: (req, srv) => bridge!.handle(req, srv),
+    websocket: websocketHandlers({
+      maxMessageSize: c.wsMaxMessageSize,
+      pingInterval: c.wsPingInterval,
+      compression: c.wsCompression,
+    }),
     error: (err) => {
       consola.withTag("listener").error(err);
       return new Response("Internal server error", { status: 500 });
@@ -65,6 +72,8 @@ async function stop(timeoutMs: number) {
   if (server) {
     const s = server;
     server = null;
+    // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
+    bridge?.closeWebsockets(1001, "server shutting down");
     // Stop accepting; in-flight requests go on until they finish or the timeout hits.
     const graceful = s.stop(false);
     const timer = new Promise((r) => setTimeout(r, timeoutMs));

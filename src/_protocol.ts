@@ -8,6 +8,8 @@ export const MAX_PAYLOAD = 16 * 1024 * 1024;
 export const MAX_CHUNK = 1024 * 1024;
 export const WINDOW = 1024 * 1024;
 export const FLAG_END = 1;
+/** WS_MESSAGE / WS_SEND: the message is binary (else text, UTF-8). */
+export const FLAG_BINARY = 2;
 
 export const enum FrameType {
   // Bun → Python
@@ -15,12 +17,20 @@ export const enum FrameType {
   REQUEST_BODY = 0x02,
   DISCONNECT = 0x03,
   RESPONSE_ACK = 0x04,
+  WS_OPEN = 0x05,
+  WS_MESSAGE = 0x06,
+  WS_CLOSE = 0x07,
+  WS_ACK = 0x08,
   // Python → Bun
   RESPONSE = 0x11,
   RESPONSE_BODY = 0x12,
   RESPONSE_ABORT = 0x13,
   REQUEST_ACK = 0x14,
   RESPONSE_FILE = 0x15,
+  WS_ACCEPT = 0x16,
+  WS_SEND = 0x17,
+  WS_END = 0x18,
+  WS_MESSAGE_ACK = 0x19,
   // control connection
   HELLO = 0x20,
   READY = 0x21,
@@ -30,7 +40,8 @@ export const enum FrameType {
 }
 
 const KNOWN_TYPES = new Set<number>([
-  0x01, 0x02, 0x03, 0x04, 0x11, 0x12, 0x13, 0x14, 0x15, 0x20, 0x21, 0x22, 0x23, 0x24,
+  0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x20, 0x21,
+  0x22, 0x23, 0x24,
 ]);
 
 export class ProtocolError extends Error {
@@ -177,12 +188,13 @@ export class FrameWriter {
     v.setUint32(at + 8, stream, true);
   }
 
-  /** A frame whose payload is `text` (NUL-joined head): UTF-8 encoded in place. */
-  text(type: number, flags: number, stream: number, text: string): void {
+  /** A frame whose payload is `text` (NUL-joined head): UTF-8 encoded in place. Returns its size. */
+  text(type: number, flags: number, stream: number, text: string): number {
     const at = this.reserve(HEADER_SIZE + text.length * 3);
     const { written } = encoder.encodeInto(text, this.buf.subarray(at + HEADER_SIZE));
     this.header(at, type, flags, stream, written);
     this.length = at + HEADER_SIZE + written;
+    return written;
   }
 
   bytes(type: number, flags: number, stream: number, payload?: Uint8Array): void {
@@ -287,4 +299,19 @@ export function encodeResponse(status: number, headers: [string, string][], body
   out.set(head, 4);
   out.set(body, 4 + head.length);
   return out;
+}
+
+/** A WS_CLOSE / WS_END payload: `u16` close code, then the UTF-8 reason. */
+export function encodeClose(code: number, reason = ""): Uint8Array {
+  const text = encoder.encode(reason);
+  const out = new Uint8Array(2 + text.length);
+  out[0] = code & 0xff;
+  out[1] = code >> 8;
+  out.set(text, 2);
+  return out;
+}
+
+export function decodeClose(payload: Uint8Array): { code: number; reason: string } {
+  if (payload.length < 2) throw new ProtocolError("close payload shorter than its code");
+  return { code: payload[0]! | (payload[1]! << 8), reason: decoder.decode(payload.subarray(2)) };
 }

@@ -82,6 +82,10 @@ export class WorkerSupervisor {
         accessLog: o.accessLog,
         logLevel: o.logLevel,
         index: `${w.index}.${t + 1}`,
+        ws: o.ws,
+        wsPingInterval: o.wsPingInterval,
+        wsCompression: o.wsCompression,
+        wsMaxMessageSize: o.wsMaxMessageSize,
       },
     };
     thread.postMessage(cmd);

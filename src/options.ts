@@ -52,6 +52,10 @@ export const OPTIONS = {
   workingDir: opt({ kind: "string", default: undefined, help: "Working directory, put first on sys.path (default: the current directory)" }),
   rootPath: opt({ kind: "string", default: "", env: "GRANIAN_URL_PATH_PREFIX", help: "ASGI root_path (URL prefix the app is mounted at)" }),
   python: opt({ kind: "string", default: undefined, env: "GRANIAN_TS_PYTHON", help: "Python interpreter (default: the active virtualenv's python, else python3)" }),
+  ws: opt({ kind: "bool", default: true, env: "GRANIAN_WEBSOCKETS", help: "Serve websockets (ASGI, RSGI); --no-ws refuses upgrades" }),
+  wsPingInterval: opt({ kind: "int", default: 0, min: 0, max: 960, help: "Seconds between server pings on an idle websocket; a client that does not answer is closed (0 = no pings, no idle timeout)" }),
+  wsCompression: opt({ kind: "bool", default: false, help: "Offer permessage-deflate compression on websockets" }),
+  wsMaxMessageSize: opt({ kind: "int", default: 16 * 1024 * 1024, min: 1, max: 0xffffffff, help: "Largest websocket message a client may send, in bytes; larger ones close with 1009" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;
 

@@ -38,6 +38,10 @@ export interface ListenerConfig {
   accessLog: boolean;
   logLevel: string;
   index: string;
+  ws: boolean;
+  wsPingInterval: number;
+  wsCompression: boolean;
+  wsMaxMessageSize: number;
 }
 
 export type ListenerEvent =

@@ -20,8 +20,13 @@ from .protocol import (
     RESPONSE_ACK,
     STOP,
     U32,
+    WS_ACK,
+    WS_CLOSE,
+    WS_MESSAGE,
+    WS_OPEN,
     FrameDecoder,
     ProtocolError,
+    decode_close,
     frame_header,
 )
 
@@ -92,6 +97,20 @@ class Connection(asyncio.Protocol):
                     stream = self.streams.pop(stream_id, None)
                     if stream is not None:
                         stream.on_disconnect()
+                elif ftype == WS_MESSAGE:
+                    stream = self.streams.get(stream_id)
+                    if stream is not None:
+                        stream.on_message(payload, flags)  # type: ignore[attr-defined]
+                elif ftype == WS_ACK:
+                    stream = self.streams.get(stream_id)
+                    if stream is not None:
+                        stream.on_ack(_unpack_u32(payload)[0])
+                elif ftype == WS_OPEN:
+                    self._open_stream(stream_id, payload, True, websocket=True)
+                elif ftype == WS_CLOSE:
+                    stream = self.streams.pop(stream_id, None)
+                    if stream is not None:
+                        stream.on_close(*decode_close(payload))  # type: ignore[attr-defined]
                 elif ftype == HELLO:
                     self._host.on_hello(self)
                 elif ftype == STOP:
@@ -105,7 +124,7 @@ class Connection(asyncio.Protocol):
             logger.exception("closing the connection to Bun: malformed frame")
             self.close()
 
-    def _open_stream(self, stream_id: int, head: bytes, end: bool) -> None:
+    def _open_stream(self, stream_id: int, head: bytes, end: bool, websocket: bool = False) -> None:
         interface = self._host.interface
         if interface is None:
             raise ProtocolError("REQUEST before the worker was READY")
@@ -113,7 +132,10 @@ class Connection(asyncio.Protocol):
         if previous is not None:
             # Bun reused an id we still track; the old exchange is over for Bun.
             previous.on_disconnect()
-        self.streams[stream_id] = interface.open_stream(self, stream_id, head, end)
+        if websocket:
+            self.streams[stream_id] = interface.open_websocket(self, stream_id, head)
+        else:
+            self.streams[stream_id] = interface.open_stream(self, stream_id, head, end)
 
     # Flow control of the socket itself: asyncio calls these around its write buffer limits.
 

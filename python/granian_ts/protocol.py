@@ -15,6 +15,10 @@ REQUEST = 0x01
 REQUEST_BODY = 0x02
 DISCONNECT = 0x03
 RESPONSE_ACK = 0x04
+WS_OPEN = 0x05
+WS_MESSAGE = 0x06
+WS_CLOSE = 0x07
+WS_ACK = 0x08
 HELLO = 0x20
 STOP = 0x23
 # Python → Bun
@@ -23,18 +27,24 @@ RESPONSE_BODY = 0x12
 RESPONSE_ABORT = 0x13
 REQUEST_ACK = 0x14
 RESPONSE_FILE = 0x15
+WS_ACCEPT = 0x16
+WS_SEND = 0x17
+WS_END = 0x18
+WS_MESSAGE_ACK = 0x19
 READY = 0x21
 STARTUP_FAILED = 0x22
 STOPPED = 0x24
 
 FRAME_TYPES = frozenset(
     (
-        REQUEST, REQUEST_BODY, DISCONNECT, RESPONSE_ACK, HELLO, STOP,
-        RESPONSE, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_ACK, RESPONSE_FILE, READY, STARTUP_FAILED, STOPPED,
+        REQUEST, REQUEST_BODY, DISCONNECT, RESPONSE_ACK, WS_OPEN, WS_MESSAGE, WS_CLOSE, WS_ACK, HELLO, STOP,
+        RESPONSE, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_ACK, RESPONSE_FILE, WS_ACCEPT, WS_SEND, WS_END,
+        WS_MESSAGE_ACK, READY, STARTUP_FAILED, STOPPED,
     )
 )
 
 FLAG_END = 0x01
+FLAG_BINARY = 0x02  # WS_MESSAGE / WS_SEND: a binary message (else UTF-8 text)
 
 MAX_PAYLOAD = 16 * 1024 * 1024
 MAX_CHUNK = 1024 * 1024
@@ -44,6 +54,7 @@ WINDOW = 1024 * 1024
 HEADER = struct.Struct("<IBBHI")
 HEADER_SIZE = HEADER.size
 U32 = struct.Struct("<I")
+U16 = struct.Struct("<H")
 
 _pack_header = HEADER.pack
 _unpack_header = HEADER.unpack_from
@@ -253,3 +264,14 @@ def encode_file_target(path: str, start: Optional[int] = None, end: Optional[int
     if start is None:
         return path.encode("utf-8")
     return f"{path}\0{start:d}\0{end:d}".encode("utf-8")
+
+
+def encode_close(code: int, reason: str = "") -> bytes:
+    """A WS_CLOSE / WS_END payload: u16 close code, then the UTF-8 reason."""
+    return U16.pack(code) + reason.encode("utf-8")
+
+
+def decode_close(payload: bytes) -> Tuple[int, str]:
+    if len(payload) < 2:
+        raise ProtocolError("close payload shorter than its code")
+    return U16.unpack_from(payload)[0], payload[2:].decode("utf-8", "replace")

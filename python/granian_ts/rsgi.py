@@ -6,7 +6,8 @@
         protocol.response_str(200, [("content-type", "text/plain")], "hello")
 
 The classes are the ones the worker hands to the app (python/granian_ts/interfaces/rsgi.py).
-WebSockets are not served yet, so there is no WebsocketProtocol.
+`WebsocketProtocol.accept()` gives a `WebsocketTransport`, whose `receive()` returns
+`WebsocketMessage`s (`kind` a `WebsocketMessageType`).
 """
 
 from .interfaces.rsgi import (
@@ -17,6 +18,11 @@ from .interfaces.rsgi import (
     RSGIProtocolClosed,
     RSGIProtocolError,
     Scope,
+    WebsocketMessage,
+    WebsocketMessageType,
+    WebsocketProtocol,
+    WebsocketScope,
+    WebsocketTransport,
 )
 
 # The names `granian.rsgi` uses for the errors.
@@ -33,4 +39,9 @@ __all__ = [
     "RSGIProtocolClosed",
     "RSGIProtocolError",
     "Scope",
+    "WebsocketMessage",
+    "WebsocketMessageType",
+    "WebsocketProtocol",
+    "WebsocketScope",
+    "WebsocketTransport",
 ]

@@ -31,6 +31,16 @@ from granian_ts.protocol import (  # noqa: E402
     STOP,
     STOPPED,
     U32,
+    WS_ACCEPT,
+    WS_ACK,
+    WS_CLOSE,
+    WS_END,
+    WS_MESSAGE,
+    WS_MESSAGE_ACK,
+    WS_OPEN,
+    WS_SEND,
+    FLAG_BINARY,
+    encode_close,
     encode_file_target,
     encode_frame,
     encode_response_head,
@@ -42,6 +52,12 @@ NOTE = "see docs/protocol.md; the x-latin header value is the latin-1 string 'ca
 
 _REQUEST_HEAD = "\0".join(
     ["GET", "http", "1.1", "127.0.0.1", "50000", "/items/%C3%A9", "q=1&r=%20", "host", "example.com", "x-latin", "caf\u00e9"]
+).encode("utf-8")
+_WS_HEAD = "\0".join(
+    [
+        "GET", "http", "1.1", "127.0.0.1", "50001", "/ws", "", "host", "example.com", "upgrade", "websocket",
+        "sec-websocket-protocol", "chat, superchat",
+    ]
 ).encode("utf-8")
 _FILE_HEAD = encode_response_head_prefix(200, [(b"content-type", b"text/plain")])
 
@@ -78,6 +94,23 @@ FRAMES = [
         encode_response_head_prefix(206, [(b"content-range", b"bytes 2-4/20")])
         + encode_file_target("/srv/data.bin", 2, 5),
     ),
+    ("ws_open", WS_OPEN, 0, 9, _WS_HEAD),
+    (
+        "ws_accept",
+        WS_ACCEPT,
+        0,
+        9,
+        encode_response_head_prefix(101, [(b"sec-websocket-protocol", b"chat"), (b"x-extra", b"1")]),
+    ),
+    ("ws_message_text_end", WS_MESSAGE, FLAG_END, 9, "h\u00e9llo".encode("utf-8")),
+    ("ws_message_binary_fragment", WS_MESSAGE, FLAG_BINARY, 9, b"\x00\x01\xff"),
+    ("ws_message_binary_end", WS_MESSAGE, FLAG_BINARY | FLAG_END, 9, b"\x02"),
+    ("ws_send_text_end", WS_SEND, FLAG_END, 9, b"hi"),
+    ("ws_send_binary_end", WS_SEND, FLAG_BINARY | FLAG_END, 9, b"\x00\xff"),
+    ("ws_ack", WS_ACK, 0, 9, U32.pack(2)),
+    ("ws_message_ack", WS_MESSAGE_ACK, 0, 9, U32.pack(5)),
+    ("ws_close", WS_CLOSE, 0, 9, encode_close(1001, "going away")),
+    ("ws_end", WS_END, 0, 9, encode_close(4000, "bye \u00e9")),
 ]
 
 

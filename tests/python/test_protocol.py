@@ -14,7 +14,9 @@ from granian_ts.protocol import (
     FrameDecoder,
     ProtocolError,
     decode_request_fields,
+    decode_close,
     decode_request_head,
+    encode_close,
     encode_file_target,
     encode_frame,
     encode_response_head,
@@ -200,3 +202,11 @@ def test_text_response_head_matches_the_bytes_one_for_ascii_and_is_utf8_on_the_w
         encode_response_head_text(200, [("x-a", "1\r\nx-b: 2")])
     with pytest.raises(TypeError, match="must be str"):
         encode_response_head_text(200, [(b"x-a", b"1")])
+
+
+def test_ws_close_payload_round_trips_code_and_utf8_reason(golden_frames):
+    frame = next(f for f in golden_frames if f["name"] == "ws_end")
+    assert decode_close(bytes.fromhex(frame["payload_hex"])) == (4000, "bye \u00e9")
+    assert encode_close(4000, "bye \u00e9").hex() == frame["payload_hex"]
+    with pytest.raises(ProtocolError):
+        decode_close(b"\x01")

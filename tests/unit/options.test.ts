@@ -77,3 +77,19 @@ describe("option table", () => {
     expect(flagOf("address")).toBe("host");
   });
 });
+
+describe("websocket options", () => {
+  test("defaults, Granian's env name, and ranges", () => {
+    const o = resolveOptions({ target: "m" }, {});
+    expect(o.ws).toBe(true);
+    expect(o.wsPingInterval).toBe(0);
+    expect(o.wsCompression).toBe(false);
+    expect(o.wsMaxMessageSize).toBe(16 * 1024 * 1024);
+    expect(envOf("ws")).toBe("GRANIAN_WEBSOCKETS");
+    expect(flagOf("wsMaxMessageSize")).toBe("ws-max-message-size");
+    expect(resolveOptions({ target: "m" }, { GRANIAN_WEBSOCKETS: "false" }).ws).toBe(false);
+    expect(resolveOptions({ target: "m" }, { GRANIAN_WS_PING_INTERVAL: "20" }).wsPingInterval).toBe(20);
+    expect(() => resolveOptions({ target: "m", wsPingInterval: 961 }, {})).toThrow(OptionError);
+    expect(() => resolveOptions({ target: "m", wsMaxMessageSize: 0 }, {})).toThrow(OptionError);
+  });
+});

@@ -5,7 +5,11 @@ import {
   FrameWriter,
   ProtocolError,
   FrameType,
+  FLAG_BINARY,
+  FLAG_END,
+  decodeClose,
   decodeFields,
+  encodeClose,
   decodeFileTarget,
   decodeResponse,
   encodeFileTarget,
@@ -194,5 +198,30 @@ describe("FrameWriter", () => {
     const { frames } = decodeAll([out]);
     expect(frames.length).toBe(1);
     expect(frames[0]!.payload.length).toBe(400_000);
+  });
+});
+
+describe("websocket frames", () => {
+  test("ws_end decodes to its code and UTF-8 reason, and encodes back", () => {
+    const f = golden.frames.find((g) => g.name === "ws_end")!;
+    expect(decodeClose(hex(f.payload_hex))).toEqual({ code: 4000, reason: "bye \u00e9" });
+    expect(toHex(encodeClose(4000, "bye \u00e9"))).toBe(f.payload_hex);
+  });
+
+  test("ws_accept is a 101 response head carrying the subprotocol", () => {
+    const f = golden.frames.find((g) => g.name === "ws_accept")!;
+    const { status, headers, body } = decodeResponse(hex(f.payload_hex));
+    expect(status).toBe(101);
+    expect(headers).toEqual({ "sec-websocket-protocol": "chat", "x-extra": "1" });
+    expect(body.length).toBe(0);
+  });
+
+  test("a close payload without its code is a protocol error", () => {
+    expect(() => decodeClose(Uint8Array.of(1))).toThrow(ProtocolError);
+  });
+
+  test("binary and end flags of ws frames", () => {
+    const f = golden.frames.find((g) => g.name === "ws_message_binary_end")!;
+    expect(f.flags).toBe(FLAG_BINARY | FLAG_END);
   });
 });

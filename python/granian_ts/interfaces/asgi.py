@@ -28,6 +28,7 @@ from ..protocol import (
     encode_file_target,
     encode_response_head_prefix,
 )
+from ._asgi_websocket import ASGIWebsocket, subprotocols_of
 from .base import Interface, Stream
 
 if TYPE_CHECKING:
@@ -99,6 +100,33 @@ class ASGIInterface(Interface):
         task = conn.loop.create_task(stream.run(self.app, scope, tasks))
         # Dropped by run() itself when it ends: cheaper than a done-callback per request.
         tasks.add(task)
+        return stream
+
+
+    def open_websocket(self, conn: "Connection", stream_id: int, head: bytes) -> Stream:
+        _method, scheme, http_version, host, port, raw_path, query, headers = decode_request_head(head)
+        scope: Dict[str, Any] = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": http_version,
+            "scheme": "wss" if scheme == "https" else "ws",
+            "path": _decode_path(raw_path),
+            "raw_path": raw_path,
+            "query_string": query,
+            "root_path": self._root_path,
+            "headers": headers,
+            "client": (host, port) if host else None,
+            "server": self._server,
+            "subprotocols": subprotocols_of(headers),
+            # https://asgi.readthedocs.io/en/latest/extensions.html#websocket-denial-response
+            "extensions": {"websocket.http.response": {}},
+        }
+        state = self.lifespan.state
+        if state is not None:
+            scope["state"] = state.copy()
+        stream = ASGIWebsocket(conn, stream_id)
+        task = conn.loop.create_task(stream.run(self.app, scope, self._tasks))
+        self._tasks.add(task)
         return stream
 
 

@@ -47,3 +47,8 @@ class Interface:
     def open_stream(self, conn: "Connection", stream_id: int, head: bytes, end: bool) -> Stream:
         """Start serving the request whose REQUEST payload is `head` (`end`: it has no body)."""
         raise NotImplementedError
+
+    def open_websocket(self, conn: "Connection", stream_id: int, head: bytes) -> Stream:
+        """Start serving a websocket upgrade (WS_OPEN, same payload as REQUEST). An interface
+        without websockets (WSGI) serves it as the plain request it also is."""
+        return self.open_stream(conn, stream_id, head, True)

@@ -38,6 +38,7 @@ from ..protocol import (
     encode_file_target,
     encode_response_head_text,
 )
+from ._rsgi_websocket import WebsocketMessage, WebsocketMessageType, WebsocketProtocol, WebsocketTransport
 from .base import Interface, Stream
 
 if TYPE_CHECKING:
@@ -159,6 +160,13 @@ class Scope:
         return f"<Scope {self.method} {self.path!r} http/{self.http_version}>"
 
 
+class WebsocketScope(Scope):
+    """The websocket connection scope (spec: Websocket connection scope)."""
+
+    __slots__ = ()
+    proto = "ws"
+
+
 class RSGIInterface(Interface):
     def __init__(self, app: Any, config: "Config") -> None:
         super().__init__(app, config)
@@ -196,6 +204,20 @@ class RSGIInterface(Interface):
         task = conn.loop.create_task(stream.run(self._callback, scope, tasks))
         # Dropped by run() itself when it ends: cheaper than a done-callback per request.
         tasks.add(task)
+        return stream
+
+
+    def open_websocket(self, conn: "Connection", stream_id: int, head: bytes) -> Stream:
+        fields = decode_request_fields(head)
+        method, scheme, http_version, host, port, raw_path, query = fields[:7]
+        path = raw_path if "%" not in raw_path else unquote(raw_path)
+        scope = WebsocketScope(
+            http_version, self._server, _address(host, port) if host else "", scheme, method, path, query,
+            Headers(fields[7:]),
+        )
+        stream = WebsocketProtocol(conn, stream_id)
+        task = conn.loop.create_task(stream.run(self._callback, scope, self._tasks))
+        self._tasks.add(task)
         return stream
 
 

@@ -1,5 +1,5 @@
 """An Emmett app served through its RSGI entry (`granian-ts --interface rsgi app:app`)."""
-from emmett import App, request, response
+from emmett import App, request, response, websocket
 from emmett.tools import service
 
 app = App(__name__)
@@ -22,3 +22,11 @@ async def item(item_id):
 async def echo():
     data = await request.body_params
     return {"got": dict(data), "method": request.method}
+
+
+@app.websocket("/ws")
+async def ws_echo():
+    await websocket.accept()
+    while True:
+        message = await websocket.receive()
+        await websocket.send(f"echo: {message}")

@@ -1,0 +1,145 @@
+"""ASGI websockets (https://asgi.readthedocs.io/en/latest/specs/www.html#websocket), spec 2.3,
+with the denial response extension (`websocket.http.response`), over a `WebsocketChannel`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+
+from ..protocol import encode_response_head_prefix
+from ._websocket import WebsocketChannel
+
+if TYPE_CHECKING:
+    from ..connection import Connection
+
+logger = logging.getLogger(__name__)
+
+_current_task = asyncio.current_task
+
+_FORBIDDEN = encode_response_head_prefix(403, [(b"content-length", b"0")])
+_ERROR_BODY = b"Internal server error"
+_ERROR_HEAD = encode_response_head_prefix(
+    500,
+    [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(_ERROR_BODY))],
+)
+# RFC 6455 §7.4.1: the server hit a condition that kept it from fulfilling the request.
+_INTERNAL_ERROR = 1011
+
+
+class ClientDisconnected(OSError):
+    """`send` on a websocket the client already closed (ASGI spec: an IOError subclass)."""
+
+
+def subprotocols_of(headers: List[Any]) -> List[str]:
+    for name, value in headers:
+        if name == b"sec-websocket-protocol":
+            return [p.strip() for p in value.decode("latin-1").split(",") if p.strip()]
+    return []
+
+
+class ASGIWebsocket(WebsocketChannel):
+    """One websocket as an ASGI app drives it."""
+
+    __slots__ = ("_connect_sent", "_denial", "_denial_body")
+
+    def __init__(self, conn: "Connection", stream_id: int) -> None:
+        super().__init__(conn, stream_id)
+        self._connect_sent = False
+        self._denial: Optional[bytes] = None  # the head of a websocket.http.response, once started
+        self._denial_body: List[bytes] = []
+
+    async def run(self, app: Any, scope: Dict[str, Any], tasks: Set[asyncio.Task]) -> None:
+        try:
+            await app(scope, self.receive, self.send)
+        except asyncio.CancelledError:
+            self._fail()
+            raise
+        except Exception:
+            logger.exception("Exception in ASGI application")
+            self._fail()
+        else:
+            if not self.finished and not self.gone:
+                if self.accepted:
+                    self.close(1000)
+                else:
+                    logger.error("ASGI callable returned without sending handshake.")
+                    self.deny(_ERROR_HEAD, _ERROR_BODY)
+        finally:
+            self.conn.end_stream(self._id, self)
+            tasks.discard(_current_task())  # type: ignore[arg-type]
+
+    def _fail(self) -> None:
+        if self.finished or self.gone:
+            return
+        if self.accepted:
+            self.close(_INTERNAL_ERROR)
+        else:
+            self.deny(_ERROR_HEAD, _ERROR_BODY)
+
+    async def receive(self) -> Dict[str, Any]:
+        if not self._connect_sent:
+            self._connect_sent = True
+            return {"type": "websocket.connect"}
+        if self.accepted:
+            message = await self.next_message()
+            if message is not None:
+                data, binary = message
+                if binary:
+                    return {"type": "websocket.receive", "bytes": data}
+                return {"type": "websocket.receive", "text": data.decode("utf-8")}
+        else:
+            await self.wait_gone()
+        return {"type": "websocket.disconnect", "code": self.close_code, "reason": self.close_reason}
+
+    async def send(self, message: Dict[str, Any]) -> None:
+        mtype = message["type"]
+        if self.gone:
+            if mtype == "websocket.close":
+                return  # already closed: nothing to do
+            raise ClientDisconnected(f"the client closed the websocket ({self.close_code})")
+        if self.finished:
+            raise RuntimeError(f"Unexpected ASGI message '{mtype}', after sending 'websocket.close' or a response.")
+        if mtype == "websocket.send":
+            if not self.accepted:
+                raise RuntimeError("Unexpected ASGI message 'websocket.send', before 'websocket.accept'.")
+            text = message.get("text")
+            if text is not None:
+                await self.send_message(text.encode("utf-8"), False)
+            else:
+                data = message.get("bytes")
+                if data is None:
+                    raise RuntimeError("websocket.send needs 'bytes' or 'text'.")
+                await self.send_message(bytes(data), True)
+        elif mtype == "websocket.accept":
+            if self.accepted or self._denial is not None:
+                raise RuntimeError("Unexpected ASGI message 'websocket.accept'.")
+            headers = list(message.get("headers") or ())
+            subprotocol = message.get("subprotocol")
+            if subprotocol:
+                headers.append((b"sec-websocket-protocol", subprotocol.encode("latin-1")))
+            self.accept(headers)
+        elif mtype == "websocket.close":
+            if self.accepted:
+                self.close(message.get("code") or 1000, message.get("reason") or "")
+            elif self._denial is None:
+                self.deny(_FORBIDDEN)  # spec: a close before accept is an HTTP 403
+            else:
+                raise RuntimeError("Unexpected ASGI message 'websocket.close' during a denial response.")
+        elif mtype == "websocket.http.response.start":
+            if self.accepted or self._denial is not None:
+                raise RuntimeError("Unexpected ASGI message 'websocket.http.response.start'.")
+            self._denial = encode_response_head_prefix(message["status"], message.get("headers", ()))
+        elif mtype == "websocket.http.response.body":
+            if self._denial is None:
+                raise RuntimeError("Unexpected ASGI message 'websocket.http.response.body' before its start.")
+            self._denial_body.append(bytes(message.get("body", b"")))
+            if not message.get("more_body", False):
+                self.deny(self._denial, b"".join(self._denial_body))
+        else:
+            raise RuntimeError(f"Unexpected ASGI message '{mtype}' on a websocket.")
+
+    async def send_message(self, data: bytes, binary: bool) -> None:
+        if not await self.send_data(data, binary):
+            raise ClientDisconnected(f"the client closed the websocket ({self.close_code})")
