@@ -268,3 +268,39 @@ def test_a_dying_worker_closes_its_websockets_1011(make_server):
 
     assert run(go()) == [1011, 1011]
     assert s.wait_for_log("respawning")
+
+
+def test_server_pings_and_closes_a_silent_client(make_server):
+    # Bun's smallest ping period is 8 s: a client that answers pings stays, a silent one is dropped.
+    import base64
+    import os
+    import socket
+
+    s = make_server("ws_asgi:app", args=["--ws-ping-interval", "8"])
+    raw = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    key = base64.b64encode(os.urandom(16)).decode()
+    raw.sendall(f"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+
+    async def polite():
+        async with connect(ws_url(s, "/echo"), ping_interval=None) as ws:  # answers pings on its own
+            await asyncio.sleep(20)
+            await ws.send("still here")
+            return await ws.recv()
+
+    async def both():
+        polite_task = asyncio.ensure_future(polite())
+        data, t0, closed_after = b"", time.monotonic(), None
+        loop = asyncio.get_running_loop()
+        while closed_after is None and time.monotonic() - t0 < 25:
+            chunk = await loop.run_in_executor(None, raw.recv, 65536)
+            if not chunk:
+                closed_after = time.monotonic() - t0
+            data += chunk
+        return data, closed_after, await polite_task
+
+    data, closed_after, echoed = run(both(), timeout=40)
+    assert data.startswith(b"HTTP/1.1 101")
+    assert b"\x89" in data.split(b"\r\n\r\n", 1)[1]  # a ping frame (FIN + opcode 9) reached the silent client
+    assert closed_after is not None and closed_after < 25  # which was then dropped
+    assert echoed == "still here"  # while the client that answered pings kept its connection
