@@ -27,17 +27,15 @@ from urllib.parse import unquote
 from ..protocol import (
     FLAG_END,
     MAX_CHUNK,
-    REQUEST_ACK,
     RESPONSE,
     RESPONSE_ABORT,
     RESPONSE_BODY,
     RESPONSE_FILE,
-    U32,
-    WINDOW,
     decode_request_fields,
     encode_file_target,
     encode_response_head_text,
 )
+from ._http import HTTPExchange
 from ._rsgi_websocket import WebsocketMessage, WebsocketMessageType, WebsocketProtocol, WebsocketTransport
 from .base import Interface, Stream
 
@@ -49,14 +47,8 @@ logger = logging.getLogger(__name__)
 
 RSGI_VERSION = "1.6"
 
-_pack_u32 = U32.pack
 _current_task = asyncio.current_task
 _MISSING = object()
-
-_ERROR_BODY = b"Internal server error"
-_ERROR_HEAD = encode_response_head_text(
-    500, [("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(_ERROR_BODY)))]
-)
 
 
 class RSGIProtocolError(RuntimeError):
@@ -243,66 +235,27 @@ class HTTPStreamTransport:
         await self._protocol._send(data.encode("utf-8"))
 
 
-class HTTPProtocol(Stream):
+class HTTPProtocol(HTTPExchange):
     """One HTTP exchange as the app sees it (spec: HTTP protocol interface)."""
 
-    __slots__ = (
-        "_conn", "_id", "_chunks", "_body_end", "_body_read", "_disconnected", "_disconnect_waiters",
-        "_responded", "_streaming", "_app_done", "_head", "_complete", "_unacked", "_draining", "_event",
-        "_tail",
-    )
+    __slots__ = ("_body_read", "_disconnect_waiters", "_streaming", "_app_done", "_tail")
 
     def __init__(self, conn: "Connection", stream_id: int, body_end: bool) -> None:
-        self._conn = conn
-        self._id = stream_id
-        self._chunks: List[bytes] = []  # request body that arrived but the app has not taken
-        self._body_end = body_end  # the last request body chunk arrived
+        HTTPExchange.__init__(self, conn, stream_id, body_end)
+        # `_started` here means a response method was called: later ones are no-ops.
         self._body_read = False  # the app started reading the body (it can only once)
-        self._disconnected = False
         self._disconnect_waiters: Optional[List[asyncio.Future]] = None
-        self._responded = False  # a response method was called: later ones are ignored
         self._streaming = False  # the response is a stream whose body the app sends
         self._app_done = False  # the app returned: its transport is closed
-        self._head: Optional[bytes] = None  # a stream's head, held until its first chunk or flush
-        self._complete = False  # the final response frame is queued
-        self._unacked = 0  # response body bytes Bun has not acknowledged
-        self._draining = False  # a send waits for the socket, and will carry the held head
-        self._event: Optional[asyncio.Event] = None  # created only when someone has to wait
         self._tail: Optional[asyncio.Task] = None  # sends the rest of a response_bytes over 1 MiB
 
-    # Frames from the connection
-
-    def on_body(self, chunk: bytes, end: bool) -> None:
-        if chunk:
-            self._chunks.append(chunk)
-        if end:
-            self._body_end = True
-        self._wake()
-
-    def on_ack(self, size: int) -> None:
-        self._unacked -= size
-        self._wake()
-
     def on_disconnect(self) -> None:
-        self._disconnected = True
-        self._wake()
+        HTTPExchange.on_disconnect(self)
         waiters, self._disconnect_waiters = self._disconnect_waiters, None
         if waiters:
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
-
-    def _wake(self) -> None:
-        if self._event is not None:
-            self._event.set()
-
-    async def _wait(self) -> None:
-        """Wait for the next state change; callers re-check their condition in a loop."""
-        event = self._event
-        if event is None:
-            event = self._event = asyncio.Event()
-        event.clear()
-        await event.wait()
 
     # Running the app
 
@@ -319,7 +272,7 @@ class HTTPProtocol(Stream):
             else:
                 if self._streaming:
                     self._end_stream()  # the transport closes when the app returns
-                elif not self._responded and not self._disconnected:
+                elif not self._started and not self._disconnected:
                     logger.error("RSGI callable returned without a response.")
                     self._fail("the RSGI application returned without a response")
             if self._tail is not None:
@@ -337,21 +290,9 @@ class HTTPProtocol(Stream):
             tasks.discard(_current_task())  # type: ignore[arg-type]
 
     def _fail(self, reason: str) -> None:
-        """End a response the app could not finish: 500 while nothing is on the wire, else abort."""
-        if self._complete or self._disconnected or (self._responded and not self._streaming):
+        if self._started and not self._streaming:
             return  # the response (or its whole body, for a large response_bytes) is decided
-        if not self._responded or self._head is not None:
-            # The head was held back, so the client can still get a proper error response.
-            self._conn.write_frame(RESPONSE, FLAG_END, self._id, _ERROR_HEAD, _ERROR_BODY)
-        else:
-            self._conn.write_frame(RESPONSE_ABORT, 0, self._id, reason.encode("utf-8"))
-        self._finish()
-
-    def _finish(self) -> None:
-        self._complete = True
-        self._head = None
-        self._conn.end_stream(self._id, self)
-        self._wake()  # a pending body read or send now sees the end
+        HTTPExchange._fail(self, reason)
 
     # Request body
 
@@ -363,7 +304,7 @@ class HTTPProtocol(Stream):
         parts: List[bytes] = []
         while True:
             if self._chunks:
-                parts += self._take()
+                parts.append(self._take())
             if self._body_end:
                 break
             if self._disconnected or self._complete:
@@ -384,18 +325,10 @@ class HTTPProtocol(Stream):
     async def __anext__(self) -> bytes:
         while True:
             if self._chunks:
-                chunks = self._take()
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return self._take()
             if self._body_end or self._disconnected or self._complete:
                 raise StopAsyncIteration
             await self._wait()
-
-    def _take(self) -> List[bytes]:
-        chunks = self._chunks
-        self._chunks = []
-        # Bun reads more of the client's body only as the app takes it (request window).
-        self._conn.write_frame(REQUEST_ACK, 0, self._id, _pack_u32(sum(map(len, chunks))))
-        return chunks
 
     async def client_disconnect(self) -> None:
         """Resolves when the client goes away (before the response ended)."""
@@ -441,10 +374,10 @@ class HTTPProtocol(Stream):
 
     def response_stream(self, status: int, headers: List[Tuple[str, str]]) -> HTTPStreamTransport:
         transport = HTTPStreamTransport(self)
-        if self._responded:
+        if self._started:
             return transport  # its sends raise RSGIProtocolClosed: the response is decided
         head = self._head_of(status, headers)
-        self._responded = True
+        self._started = True
         if self._disconnected:
             return transport
         self._streaming = True
@@ -466,10 +399,10 @@ class HTTPProtocol(Stream):
         return encode_response_head_text(status, headers)
 
     def _respond(self, status: int, headers: List[Tuple[str, str]], body: bytes) -> None:
-        if self._responded:
+        if self._started:
             return
         head = self._head_of(status, headers)
-        self._responded = True
+        self._started = True
         if self._disconnected:
             return
         if len(body) <= MAX_CHUNK:
@@ -480,18 +413,12 @@ class HTTPProtocol(Stream):
         view = memoryview(body)
         self._conn.write_frame(RESPONSE, 0, self._id, head, view[:MAX_CHUNK])
         self._unacked = MAX_CHUNK
-        self._tail = self._conn.loop.create_task(self._send_tail(view[MAX_CHUNK:]))
-
-    async def _send_tail(self, view: memoryview) -> None:
-        size = len(view)
-        for offset in range(0, size, MAX_CHUNK):
-            if not await self._send_chunk(view[offset : offset + MAX_CHUNK], offset + MAX_CHUNK >= size):
-                return
+        self._tail = self._conn.loop.create_task(self._send_data(view[MAX_CHUNK:], True))
 
     def _respond_file(
         self, status: int, headers: List[Tuple[str, str]], file: Any, start: Optional[int], end: Optional[int]
     ) -> None:
-        if self._responded:
+        if self._started:
             return
         head = self._head_of(status, headers)
         path = os.fspath(file)
@@ -501,7 +428,7 @@ class HTTPProtocol(Stream):
             # Relative to the app's working directory, as under Granian: Bun's is another one.
             path = os.path.join(os.getcwd(), path)
         target = encode_file_target(path, start, end)
-        self._responded = True
+        self._started = True
         if self._disconnected:
             return
         self._conn.write_frame(RESPONSE_FILE, FLAG_END, self._id, head, target)
@@ -509,55 +436,11 @@ class HTTPProtocol(Stream):
 
     # Streamed response body
 
-    def _release_head(self) -> None:
-        head = self._head
-        if head is not None and not self._disconnected and not self._draining:
-            self._head = None
-            self._conn.write_frame(RESPONSE, 0, self._id, head)
-
     async def _send(self, data: bytes) -> None:
         if not self._streaming or self._complete or self._disconnected or self._app_done:
             raise RSGIProtocolClosed("RSGI transport is closed")
-        size = len(data)
-        if size <= MAX_CHUNK:
-            sent = await self._send_chunk(data, False)
-        else:
-            view = memoryview(data)
-            for offset in range(0, size, MAX_CHUNK):
-                sent = await self._send_chunk(view[offset : offset + MAX_CHUNK], False)
-                if not sent:
-                    break
-        if not sent:
+        if not await self._send_data(data, False):
             raise RSGIProtocolClosed("RSGI transport is closed")
-
-    async def _send_chunk(self, chunk: Any, last: bool) -> bool:
-        """Send one chunk within the window; False if the client went away meanwhile."""
-        size = len(chunk)
-        if not size and not last and self._head is None:
-            return not self._disconnected  # an empty chunk that is not the last carries nothing
-        # Keep Bun's buffer for this stream within WINDOW (docs/protocol.md, flow control).
-        while self._unacked and self._unacked + size > WINDOW and not self._disconnected:
-            await self._wait()
-        conn = self._conn
-        if conn.write_paused:
-            self._draining = True
-            try:
-                await conn.drain()
-            finally:
-                self._draining = False
-        if self._disconnected or self._complete:
-            return False
-        flags = FLAG_END if last else 0
-        head = self._head
-        if head is not None:
-            self._head = None
-            conn.write_frame(RESPONSE, flags, self._id, head, chunk)
-        else:
-            conn.write_frame(RESPONSE_BODY, flags, self._id, chunk)
-        self._unacked += size
-        if last:
-            self._finish()
-        return True
 
     def _end_stream(self) -> None:
         if self._complete or self._disconnected:

@@ -37,8 +37,8 @@ from ..protocol import (
     WINDOW,
     RequestHead,
     decode_request_head,
-    encode_response_head_prefix,
 )
+from ._http import ERROR_BODY, ERROR_HEAD
 from .base import Interface, Stream
 
 if TYPE_CHECKING:
@@ -48,12 +48,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _pack_u32 = U32.pack
-
-_ERROR_BODY = b"Internal server error"
-_ERROR_HEAD = encode_response_head_prefix(
-    500,
-    [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(_ERROR_BODY))],
-)
 
 # Events the loop puts on a stream's queue besides body chunks (bytes) and acks (int).
 _END = object()  # the last request body chunk arrived
@@ -592,7 +586,7 @@ class WSGIStream(Stream):
             self._conn.write_frame(RESPONSE_ABORT, 0, self._id, reason.encode("utf-8"))
         else:
             self._held = None
-            self._conn.write_frame(RESPONSE, FLAG_END, self._id, _ERROR_HEAD, _ERROR_BODY)
+            self._conn.write_frame(RESPONSE, FLAG_END, self._id, ERROR_HEAD, ERROR_BODY)
         self._finish()
 
     def _emit_ack(self, size: int) -> None:
