@@ -2,6 +2,7 @@
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -14,6 +15,22 @@ EXAMPLES = ROOT / "examples"
 BUN = ROOT / "node_modules" / ".bin" / "bun"
 BIN = ROOT / "bin" / "granian-ts.mjs"
 LISTENING = re.compile(r"Listening at: http://[^:]+:(\d+)")
+
+
+def raw_request(port, data, timeout=5):
+    """Send raw bytes on a fresh socket; return everything read until close or timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks)
 
 
 def tree_pids(pid):

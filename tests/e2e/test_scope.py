@@ -1,22 +1,7 @@
 """ASGI scope fields and messages, against a raw ASGI app."""
-import socket
 
 import httpx
-
-
-def raw_request(port, data, timeout=5):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks)
+from _server import raw_request
 
 
 def test_scope_fields(raw_server):

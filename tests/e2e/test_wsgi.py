@@ -5,23 +5,9 @@ import time
 
 import httpx
 import pytest
+from _server import raw_request
 
 MiB = 1024 * 1024
-
-
-def raw_request(port, data, timeout=5):
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                b = s.recv(65536)
-            except socket.timeout:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks)
 
 
 def events(server):
