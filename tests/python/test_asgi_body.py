@@ -219,3 +219,32 @@ async def test_headers_leave_when_the_app_waits_before_the_first_body():
     response = await bun.response()
     assert (response.status, response.body) == (200, b"data: 1\n\n")
     assert [(f[0], f[1]) for f in response.frames] == [(RESPONSE, 0), (RESPONSE_BODY, FLAG_END)]
+
+
+async def test_chunks_queued_past_max_chunk_reach_the_app_in_pieces_of_max_chunk():
+    # Bun's window lets a little over WINDOW arrive before the app reads: the app still gets
+    # pieces of at most MAX_CHUNK, every byte once, and more_body stays true until the last.
+    messages = []
+    started = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await started.wait()
+        while True:
+            message = await receive()
+            messages.append(message)
+            if not message["more_body"]:
+                break
+        await start_response(send, more_body=False)
+
+    bun = await FakeBun.serving(app, "asginl")
+    bun.send(REQUEST, 1, encode_request_head(method="POST"))
+    piece = 600 * 1024
+    for i in range(3):
+        bun.send(REQUEST_BODY, 1, bytes([i]) * piece, end=i == 2)
+    started.set()
+    await bun.response()
+    assert all(len(m["body"]) <= MAX_CHUNK for m in messages)
+    assert b"".join(m["body"] for m in messages) == b"\x00" * piece + b"\x01" * piece + b"\x02" * piece
+    assert [m["more_body"] for m in messages][-1] is False
+    assert all(m["more_body"] for m in messages[:-1])
+    assert sum(acks(bun)) == 3 * piece

@@ -87,10 +87,20 @@ class HTTPExchange(Stream):
     # Request body
 
     def _take(self) -> bytes:
-        """The request body that arrived so far, as one piece; call only when `_chunks` holds some."""
+        """The request body that arrived so far, as one piece of at most MAX_CHUNK (more stays
+        queued); call only when `_chunks` holds some."""
         chunks = self._chunks
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self._chunks = []
+        if len(chunks) == 1:
+            body = chunks[0]
+            self._chunks = []
+        else:
+            # Bun's window lets a little over WINDOW arrive; an app gets pieces of MAX_CHUNK at most.
+            size, n = len(chunks[0]), 1
+            while n < len(chunks) and size + len(chunks[n]) <= MAX_CHUNK:
+                size += len(chunks[n])
+                n += 1
+            body = b"".join(chunks[:n])
+            self._chunks = chunks[n:]
         # Bun reads more of the client's body only as the app takes it (request window).
         self._conn.write_frame(REQUEST_ACK, 0, self._id, _pack_u32(len(body)))
         return body

@@ -158,7 +158,7 @@ class HTTPStream(HTTPExchange):
                 return dict(_DISCONNECT)
             if not self._body_taken and (self._chunks or self._body_end):
                 body = self._take() if self._chunks else b""
-                more_body = not self._body_end
+                more_body = not self._body_end or bool(self._chunks)
                 if not more_body:
                     self._body_taken = True
                 return {"type": "http.request", "body": body, "more_body": more_body}

@@ -303,7 +303,7 @@ class HTTPProtocol(HTTPExchange):
         self._body_read = True
         parts: List[bytes] = []
         while True:
-            if self._chunks:
+            while self._chunks:
                 parts.append(self._take())
             if self._body_end:
                 break
