@@ -5,7 +5,6 @@ the held response head and the 500 an app failure turns into. Each interface sub
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any, List, Optional
 
 from ..protocol import (
@@ -19,7 +18,7 @@ from ..protocol import (
     WINDOW,
     encode_response_head_prefix,
 )
-from .base import Stream
+from .base import AsyncStream
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -34,17 +33,18 @@ ERROR_HEAD = encode_response_head_prefix(
 )
 
 
-class HTTPExchange(Stream):
+class HTTPExchange(AsyncStream):
     """One HTTP exchange on the wire: the connection's frames in, response frames out."""
 
     __slots__ = (
         "_conn", "_id", "_chunks", "_body_end", "_disconnected", "_started", "_head", "_complete",
-        "_unacked", "_draining", "_event",
+        "_unacked", "_draining",
     )
 
     def __init__(self, conn: "Connection", stream_id: int, body_end: bool) -> None:
         self._conn = conn
         self._id = stream_id
+        self._event = None  # AsyncStream's wake-up, created only when someone has to wait
         self._chunks: List[bytes] = []  # request body that arrived but the app has not taken
         self._body_end = body_end  # the last request body chunk arrived
         self._disconnected = False
@@ -53,7 +53,6 @@ class HTTPExchange(Stream):
         self._complete = False  # the final response frame is queued
         self._unacked = 0  # response body bytes Bun has not acknowledged
         self._draining = False  # a send waits for the socket, and will carry the held head
-        self._event: Optional[asyncio.Event] = None  # created only when someone has to wait
 
     # Frames from the connection
 
@@ -71,18 +70,6 @@ class HTTPExchange(Stream):
     def on_disconnect(self) -> None:
         self._disconnected = True
         self._wake()
-
-    def _wake(self) -> None:
-        if self._event is not None:
-            self._event.set()
-
-    async def _wait(self) -> None:
-        """Wait for the next state change; callers re-check their condition in a loop."""
-        event = self._event
-        if event is None:
-            event = self._event = asyncio.Event()
-        event.clear()
-        await event.wait()
 
     # Request body
 

@@ -8,7 +8,6 @@ WINDOW bytes of the app's messages wait for Bun's WS_ACK (the client's socket to
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ..protocol import (
@@ -25,7 +24,7 @@ from ..protocol import (
     encode_close,
     encode_response_head_prefix,
 )
-from .base import Stream
+from .base import AsyncStream
 
 if TYPE_CHECKING:
     from ..connection import Connection
@@ -38,19 +37,19 @@ ABNORMAL_CLOSURE = 1006
 Message = Tuple[bytes, bool]  # data, binary
 
 
-class WebsocketChannel(Stream):
+class WebsocketChannel(AsyncStream):
     __slots__ = (
-        "conn", "_id", "_messages", "_parts", "_unacked", "_event",
+        "conn", "_id", "_messages", "_parts", "_unacked",
         "accepted", "finished", "gone", "close_code", "close_reason",
     )
 
     def __init__(self, conn: "Connection", stream_id: int) -> None:
         self.conn = conn
         self._id = stream_id
+        self._event = None  # AsyncStream's wake-up, created only when someone has to wait
         self._messages: List[Message] = []  # client messages the app has not taken
         self._parts: List[bytes] = []  # fragments of the client message being gathered
         self._unacked = 0  # bytes of our WS_SEND that Bun has not acknowledged
-        self._event: Optional[asyncio.Event] = None
         self.accepted = False
         self.finished = False  # we sent the last frame of the stream (WS_END or a denial)
         self.gone = False  # the client closed or went away
@@ -85,17 +84,6 @@ class WebsocketChannel(Stream):
     def on_disconnect(self) -> None:
         self.gone = True
         self._wake()
-
-    def _wake(self) -> None:
-        if self._event is not None:
-            self._event.set()
-
-    async def _wait(self) -> None:
-        event = self._event
-        if event is None:
-            event = self._event = asyncio.Event()
-        event.clear()
-        await event.wait()
 
     # The app side
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -29,6 +30,30 @@ class Stream:
     def on_disconnect(self) -> None:
         """The client went away, or the connection to Bun was lost."""
         raise NotImplementedError
+
+
+class AsyncStream(Stream):
+    """A stream whose app side awaits state changes made by the connection's frames.
+
+    One lazily created event serves every wait (body, acks, messages, disconnect): waiters
+    re-check their own condition in a loop, so one wake-up per frame is enough.
+    """
+
+    # Subclasses set `self._event = None` in their own __init__ (no super() call on the hot path).
+    __slots__ = ("_event",)
+    _event: Optional[asyncio.Event]
+
+    def _wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+
+    async def _wait(self) -> None:
+        """Wait for the next state change; callers re-check their condition in a loop."""
+        event = self._event
+        if event is None:
+            event = self._event = asyncio.Event()
+        event.clear()
+        await event.wait()
 
 
 class Interface:
