@@ -1,5 +1,6 @@
 """Apps that fail: 500 while nothing is on the wire, RESPONSE_ABORT once something is."""
 
+import asyncio
 import logging
 
 import pytest
@@ -181,3 +182,16 @@ async def test_a_bad_pathsend_path_is_a_500_even_in_the_tick_of_the_start(path, 
     # The head was still held: the client gets a whole 500, not a cut response.
     assert is_internal_error(await serve_once(app))
     assert detail in raised[0]
+
+
+async def test_a_bad_body_after_the_head_left_aborts_with_the_value_in_the_log(caplog):
+    async def app(scope, receive, send):
+        await send(START)
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        await asyncio.sleep(0.01)  # the head and the first chunk are on the wire
+        await send({"type": "http.response.body", "body": "not bytes"})
+
+    response = await serve_once(app)
+    assert (response.status, response.body) == (200, b"partial")
+    assert response.aborted
+    assert "http.response.body 'body' must be bytes, got str" in caplog.text
