@@ -4,17 +4,20 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-export PATH="$PWD/node_modules/.bin:$PWD/.tools:$PATH"
-# Test clients from Debian (curl, openssl, h2load) and h2spec (a Go module), when missing.
+# Tools the e2e tests run, from Debian when missing: nginx in front and wrk as the load
+# (tests/e2e/test_deploy_nginx.py); curl, openssl and h2load (HTTP/2, TLS); h2spec is a Go module.
 missing=""
-command -v curl >/dev/null || missing="$missing curl"
-command -v openssl >/dev/null || missing="$missing openssl"
-command -v h2load >/dev/null || missing="$missing nghttp2-client"
-if ! command -v h2spec >/dev/null && ! command -v go >/dev/null; then missing="$missing golang-go"; fi
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v h2load >/dev/null 2>&1 || missing="$missing nghttp2-client"
+if ! command -v h2spec >/dev/null 2>&1 && ! command -v go >/dev/null 2>&1; then missing="$missing golang-go"; fi
 if [ -n "$missing" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi
-if ! command -v h2spec >/dev/null; then
+export PATH="$PWD/node_modules/.bin:$PWD/.tools:$PATH"
+if ! command -v h2spec >/dev/null 2>&1; then
   GOBIN="$PWD/.tools" go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
 fi
 tsc --noEmit -p .
