@@ -1,7 +1,18 @@
 /**
  * The contract: the public options and the server handle. `src/server.ts` implements it.
  */
+import type { GranianOptions } from "./options.ts";
 export type { GranianOptions, ResolvedOptions, OptionName } from "./options.ts";
+import type { HTTPConfig } from "./_http.ts";
+import type { TLSConfig } from "./tls.ts";
+import type { UDSConfig } from "./_uds.ts";
+
+/** Where and how the listeners serve: each part resolved by its unit, once (src/server.ts). */
+export interface ListenConfig {
+  http: HTTPConfig;
+  tls: TLSConfig | null;
+  uds: UDSConfig | null;
+}
 
 /** What the TS side knows about an application interface (python/granian_ts/interfaces has the rest). */
 export interface InterfaceSpec {
@@ -33,7 +44,10 @@ export interface ListenerConfig {
   socketPath: string;
   hostname: string;
   port: number;
-  http: string;
+  /** Serve on this Unix socket instead of hostname/port (src/_uds.ts). */
+  unix: string | null;
+  tls: TLSConfig | null;
+  http: HTTPConfig;
   backpressure: number;
   accessLog: boolean;
   logLevel: string;
@@ -49,3 +63,19 @@ export type ListenerEvent =
   | { type: "error"; message: string }
   | { type: "disconnected" }
   | { type: "stopped" };
+
+/**
+ * Options of `createHandler` (src/handler.ts): the server options, less those of a listener
+ * (the host's `Bun.serve` has the port, TLS and HTTP versions). `rootPath` is the mount point.
+ */
+export type HandlerOptions = Omit<GranianOptions, "address" | "port" | "runtimeThreads" | "http" | "backlog" | "reload" | "accessLog">;
+
+/** A Python app as a Bun fetch handler, as `createHandler` gives it. */
+export interface PythonHandler {
+  /** Pass to `Bun.serve({ fetch })`, Hono's `app.mount`, …; give it the server for client addresses and websockets. */
+  fetch(req: Request, server?: import("bun").Server<unknown>): Promise<Response> | Response;
+  /** Pass to `Bun.serve({ websocket })`: the app's websockets upgrade through the host server. */
+  readonly websocket: import("bun").WebSocketHandler<any>;
+  /** Close websockets (1001), let in-flight requests finish (bounded by shutdownTimeout), stop the workers. */
+  close(): Promise<void>;
+}
