@@ -8,67 +8,42 @@
  */
 import type { Server, Socket } from "bun";
 import { consola } from "consola";
+import { NULL_BODY, parseContentLength } from "./_http.ts";
 import {
   FLAG_END,
   FrameDecoder,
   FrameType,
   FrameWriter,
-  MAX_CHUNK,
   WINDOW,
   decodeFileTarget,
   decodeResponse,
+  decodeU32,
 } from "./_protocol.ts";
+import { sendBody } from "./_request_body.ts";
+import {
+  BAD_GATEWAY,
+  BAD_REQUEST,
+  FILE_NOT_FOUND,
+  HOLD_LIMIT,
+  concat,
+  cutBody,
+  unknownLength,
+} from "./_response.ts";
+import { Stream } from "./_stream.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
-
-/** Statuses whose responses must not carry a body (Fetch's "null body status"). */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-
-const BAD_GATEWAY = () =>
-  new Response("Bad Gateway", { status: 502, headers: { "content-type": "text/plain; charset=utf-8" } });
-
-/** What Granian answers when the file of a file response cannot be opened. */
-const FILE_NOT_FOUND = () =>
-  new Response("Not found", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
 
 export interface AccessLogger {
   (req: Request, client: string, status: number, started: number): void;
 }
 
-/** Bodies up to this size (by content-length) are read whole rather than streamed. */
-const SMALL_BODY = 64 * 1024;
+type ResponseBody = ConstructorParameters<typeof Response>[0];
+type ResponseHeaders = NonNullable<ConstructorParameters<typeof Response>[1]>["headers"];
 
 /** How long a request runs before it watches its abort signal (see `watchAbort`). */
 const ABORT_SWEEP_MS = 10;
 
-/** One request in flight; it is also the listener for its request's abort signal. */
-class Stream {
-  /** Set once the response head arrived (and the Response was handed to Bun). */
-  started = false;
-  /** Set once the stream is over for Bun: it takes no more frames for it. */
-  closed = false;
-  // response body, when it streams
-  ctrl: ReadableStreamDefaultController<Uint8Array> | null = null;
-  queue: Uint8Array[] = [];
-  ended = false;
-  waiting: (() => void) | null = null;
-  // request body flow control
-  unacked = 0;
-  resume: (() => void) | null = null;
-
-  constructor(
-    private readonly bridge: WorkerBridge,
-    readonly id: number,
-    readonly resolve: (r: Response) => void,
-    readonly req: Request,
-    readonly client: string,
-    readonly t0: number,
-  ) {}
-
-  /** The request's signal aborted: the client went away. An object listener costs no closure. */
-  handleEvent() {
-    this.bridge.disconnect(this);
-  }
-}
+// Tagged when used, not at import: a tag takes consola's level as it is when created.
+const log = () => consola.withTag("bridge");
 
 export interface BridgeOptions {
   socketPath: string;
@@ -156,9 +131,6 @@ export class WorkerBridge {
   handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
     if (!this.socket) return BAD_GATEWAY();
     if (this.active >= this.opts.backpressure) return this.queued(req, server);
-    this.active++;
-    const id = this.nextId;
-    this.nextId = id === 0xffffffff ? 1 : id + 1;
 
     const url = req.url;
     // req.url is absolute ("http://host/path?query"): the path starts at the first "/" after "//".
@@ -175,18 +147,31 @@ export class WorkerBridge {
       req.method + "\0" + this.opts.scheme + "\0" + this.opts.httpVersion + "\0" + host + "\0" + port + "\0" +
       (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
     if (q < 0) head += "\0";
-    // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts); Bun has
-    // already merged repeated request headers, so nothing is lost.
+    // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts). Bun has
+    // already merged repeated request headers into one "a, b" value (README).
     const headers = req.headers.toJSON();
     let length = -1;
+    let chunked = false;
+    let trailer = false;
     let upgradeTo: string | undefined;
     for (const name in headers) {
       const value = headers[name]!;
       head += "\0" + name + "\0" + value;
-      if (name === "content-length") length = Number(value);
-      else if (name === "transfer-encoding") length = Infinity;
+      if (name === "content-length") length = parseContentLength(value);
+      else if (name === "transfer-encoding") chunked = true;
       else if (name === "upgrade") upgradeTo = value;
+      else if (name === "trailer") trailer = true;
     }
+    // Bun's parser already refuses differing lengths; a value it let through that is still not
+    // one length (RFC 9110 §8.6) must not be read as "no body". Bun reads no trailer section
+    // (src/_request_body.ts): a chunked request that announces one (RFC 9110 §6.6.2) is refused
+    // before the app sees a body the client will be told was refused.
+    if (length !== length || (chunked && trailer)) return BAD_REQUEST();
+    if (chunked) length = Infinity;
+
+    this.active++;
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
     if (upgradeTo !== undefined && this.opts.websocket && upgradeTo.toLowerCase() === "websocket") {
       this.server = server;
       this.writer.text(FrameType.WS_OPEN, 0, id, head);
@@ -196,6 +181,9 @@ export class WorkerBridge {
         this.watchAbort(s);
       });
     }
+    // On HTTP/2 a body needs neither content-length nor transfer-encoding: without a length,
+    // Bun's `req.body` (null when the request has none, on either protocol) decides.
+    if (length === -1 && req.body !== null) length = Infinity;
     const hasBody = length > 0;
     this.writer.text(FrameType.REQUEST, hasBody ? 0 : FLAG_END, id, head);
 
@@ -203,10 +191,7 @@ export class WorkerBridge {
       const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
       this.streams.set(id, s);
       this.watchAbort(s);
-      if (!hasBody) return;
-      // A small body of known size is read whole by Bun in one step; larger ones stream.
-      if (length <= SMALL_BODY) this.sendSmallBody(s, req);
-      else this.pump(s, req.body!);
+      if (hasBody) sendBody(s, req, length, chunked, this.writer, this.gone);
     });
   }
 
@@ -232,47 +217,12 @@ export class WorkerBridge {
     }
   };
 
-  private async sendSmallBody(s: Stream, req: Request) {
-    try {
-      const body = await req.bytes();
-      if (s.closed) return;
-      s.unacked += body.length;
-      this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id, body);
-    } catch {
-      this.disconnect(s);
-    }
-  }
+  private gone = (s: Stream) => this.disconnect(s);
 
   private async queued(req: Request, server: Server<unknown>): Promise<Response> {
     await new Promise<void>((r) => this.waiting.push(r));
     this.active--; // release() handed its slot over; handle() takes it again
     return this.handle(req, server);
-  }
-
-  /** Stream the request body as REQUEST_BODY frames, never more than WINDOW unacknowledged. */
-  private async pump(s: Stream, body: ReadableStream<Uint8Array>) {
-    const reader = body.getReader();
-    try {
-      for (;;) {
-        if (s.unacked >= WINDOW) await new Promise<void>((r) => (s.resume = r));
-        if (s.closed) break;
-        const { value, done } = await reader.read();
-        if (s.closed) break;
-        if (done) {
-          this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id);
-          return;
-        }
-        for (let off = 0; off < value.length; off += MAX_CHUNK) {
-          const chunk = value.subarray(off, off + MAX_CHUNK);
-          this.writer.bytes(FrameType.REQUEST_BODY, 0, s.id, chunk);
-          s.unacked += chunk.length;
-        }
-      }
-      reader.cancel().catch(() => {});
-    } catch {
-      // The client's body stream failed: the client is gone.
-      this.disconnect(s);
-    }
   }
 
   /** The client went away before the response ended. */
@@ -282,7 +232,7 @@ export class WorkerBridge {
     this.finish(s, 499);
   }
 
-  /** The stream is over for Bun. */
+  /** The stream is over for the worker. Unanswered, it gets 502 (or, if its body was held, a cut). */
   private finish(s: Stream, status?: number) {
     if (s.closed) return;
     s.closed = true;
@@ -290,8 +240,11 @@ export class WorkerBridge {
     s.resume?.();
     if (!s.started) {
       s.started = true;
-      s.resolve(BAD_GATEWAY());
-      if (status) this.opts.accessLog?.(s.req, s.client, status, s.t0);
+      if (s.held) s.resolve(new Response(cutBody("response aborted"), { status: s.status, headers: s.headers }));
+      else {
+        s.resolve(BAD_GATEWAY());
+        if (status && !s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0);
+      }
     } else if (s.ctrl && !s.ended) {
       s.ended = true;
       s.waiting?.();
@@ -302,7 +255,25 @@ export class WorkerBridge {
     this.release();
   }
 
-  /** A request slot frees: hand it to the next queued request, if any. */
+  /**
+   * A frame for one stream could not be honoured (a malformed payload, a head Bun refuses to
+   * build a Response from): that stream alone fails — 502 if nothing was sent, else its client
+   * connection is cut — the worker is told to forget it, and the connection goes on.
+   */
+  private fail(s: Stream, err: unknown) {
+    log().error(`stream ${s.id}: ${(err as Error)?.message ?? err} (${s.started ? "response cut" : "answered 502"})`);
+    if (!s.closed) {
+      if (this.socket) this.writer.bytes(FrameType.DISCONNECT, 0, s.id);
+      return this.finish(s, 502);
+    }
+    // Over for the worker already (a file response Bun could not build).
+    if (s.started) return;
+    s.started = true;
+    s.resolve(BAD_GATEWAY());
+    this.opts.accessLog?.(s.req, s.client, 502, s.t0);
+  }
+
+  /** A slot frees: hand it to the next queued request, if any. */
   private release() {
     const next = this.waiting.shift();
     if (next) return next();
@@ -313,45 +284,67 @@ export class WorkerBridge {
     }
   }
 
+  /**
+   * Frames for a stream. Whatever a frame carries costs at most its stream (see `fail`): only
+   * what breaks the framing itself (FrameDecoder: a length past MAX_PAYLOAD, an unknown type)
+   * closes the connection (docs/protocol.md, "Errors").
+   */
   private onFrame = (type: number, flags: number, id: number, payload: Uint8Array) => {
     const s = this.streams.get(id);
     if (!s) {
       const w = this.sessions.get(id);
       // Otherwise it raced with the end of the stream (docs/protocol.md).
-      if (w) w.onFrame(type, flags, payload);
+      if (w) {
+        try {
+          w.onFrame(type, flags, payload);
+        } catch (err) {
+          log().error(`websocket ${id}: ${(err as Error)?.message ?? err} (closed 1011)`);
+          w.shutdown(1011, "protocol error");
+        }
+      }
       return;
     }
-    switch (type) {
-      case FrameType.RESPONSE:
-        return this.onResponse(s, flags, payload);
-      case FrameType.RESPONSE_BODY:
-        return this.onBody(s, flags, payload);
-      case FrameType.REQUEST_ACK: {
-        s.unacked -= new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-        if (s.resume && s.unacked < WINDOW) {
-          const r = s.resume;
-          s.resume = null;
-          r();
+    try {
+      switch (type) {
+        case FrameType.RESPONSE:
+          return this.onResponse(s, flags, payload);
+        case FrameType.RESPONSE_BODY:
+          return this.onBody(s, flags, payload);
+        case FrameType.REQUEST_ACK: {
+          s.unacked -= decodeU32(payload);
+          if (s.resume && s.unacked < WINDOW) {
+            const r = s.resume;
+            s.resume = null;
+            r();
+          }
+          return;
         }
-        return;
+        case FrameType.RESPONSE_ABORT:
+          return this.finish(s);
+        case FrameType.RESPONSE_FILE:
+          return this.onFile(s, payload);
+        case FrameType.WS_ACCEPT:
+          return this.onAccept(s, payload);
       }
-      case FrameType.RESPONSE_ABORT:
-        return this.finish(s);
-      case FrameType.RESPONSE_FILE:
-        return this.onFile(s, payload);
-      case FrameType.WS_ACCEPT:
-        return this.onAccept(s, payload);
+    } catch (err) {
+      this.fail(s, err);
     }
   };
 
   /** The app accepted the websocket: upgrade, and the stream lives on as a WsSession. */
   private onAccept(s: Stream, payload: Uint8Array) {
-    if (s.started) return this.finish(s);
+    if (s.head) return this.finish(s);
     const session = new WsSession(this.writer, this.sessions, s.id);
     s.started = true;
     s.closed = true;
     this.streams.delete(s.id);
-    if (upgrade(this.server!, s.req, session, payload)) {
+    let upgraded = false;
+    try {
+      upgraded = upgrade(this.server!, s.req, session, payload);
+    } catch (err) {
+      log().error(`stream ${s.id}: websocket accept refused: ${(err as Error)?.message ?? err} (answered 502)`);
+    }
+    if (upgraded) {
       this.opts.accessLog?.(s.req, s.client, 101, s.t0);
       s.resolve(undefined as unknown as Response); // Bun: fetch answers an upgraded request with undefined
     } else {
@@ -362,16 +355,52 @@ export class WorkerBridge {
   }
 
   private onResponse(s: Stream, flags: number, payload: Uint8Array) {
-    const { status, headers, body } = decodeResponse(payload);
-    s.started = true;
-    this.opts.accessLog?.(s.req, s.client, status, s.t0);
+    if (s.head) throw new Error("a second response head");
+    const { status, headers, length, body } = decodeResponse(payload);
+    if (length !== length) throw new Error("the app's content-length is not one valid length");
+    // Bun sends no body for these: the head alone answers, and body frames are only drained.
+    const noBody = s.isHead || NULL_BODY.has(status);
     if (flags & FLAG_END) {
+      let data: ResponseBody = null;
+      if (noBody) {
+        // HEAD: no body lets Bun keep the app's length; bytes make Bun state their length.
+        if (s.isHead && length < 0) data = body.length ? body.slice() : unknownLength();
+      } else if (length >= 0 && body.length !== length) {
+        return this.mismatch(s, status, headers, length, body.length, true);
+      } else if (body.length) data = body.slice(); // a view into the socket's read buffer
+      const response = new Response(data, { status, headers });
+      s.head = true;
+      this.opts.accessLog?.(s.req, s.client, status, s.t0);
       s.closed = true;
+      s.started = true;
       this.streams.delete(s.id);
       s.resume?.();
-      // Copy: the payload is a view into the socket's read buffer.
-      s.resolve(new Response(NULL_BODY.has(status) || body.length === 0 ? null : body.slice(), { status, headers }));
+      s.resolve(response);
       this.release();
+      return;
+    }
+    s.declared = length;
+    s.received = body.length;
+    if (noBody) {
+      const response = new Response(s.isHead && length < 0 ? unknownLength() : null, { status, headers });
+      s.head = true;
+      this.opts.accessLog?.(s.req, s.client, status, s.t0);
+      s.discard = true;
+      s.started = true;
+      s.resolve(response);
+      if (body.length) this.ack(s, body.length);
+      return;
+    }
+    if (length >= 0 && length <= HOLD_LIMIT) {
+      // Built now, so that a status or header Bun refuses fails before any body is held.
+      new Response(null, { status, headers });
+      s.head = true;
+      this.opts.accessLog?.(s.req, s.client, status, s.t0);
+      s.status = status;
+      s.headers = headers;
+      s.held = body.length ? [body.slice()] : [];
+      if (body.length) this.ack(s, body.length);
+      if (s.received > length) this.mismatch(s, status, headers, length, s.received, false);
       return;
     }
     if (body.length) s.queue.push(body.slice());
@@ -395,7 +424,45 @@ export class WorkerBridge {
       },
       { highWaterMark: 0 },
     );
-    s.resolve(new Response(NULL_BODY.has(status) ? null : stream, { status, headers }));
+    const response = new Response(stream, { status, headers });
+    s.head = true;
+    this.opts.accessLog?.(s.req, s.client, status, s.t0);
+    s.started = true;
+    s.resolve(response);
+    if (length >= 0 && s.received > length) this.cut(s, length);
+  }
+
+  /**
+   * The app's body does not match its content-length: the client gets a cut connection, never
+   * a body padded, trimmed or silently short (what uvicorn does too). `ended`: the worker is
+   * done with the stream already.
+   */
+  private mismatch(
+    s: Stream,
+    status: number,
+    headers: ResponseHeaders,
+    declared: number,
+    got: number,
+    ended: boolean,
+  ) {
+    log().warn(`stream ${s.id}: response body of ${got}${ended ? "" : "+"} bytes for content-length ${declared} (connection cut)`);
+    if (!s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0);
+    s.head = true;
+    s.held = null;
+    if (!ended && this.socket) this.writer.bytes(FrameType.DISCONNECT, 0, s.id);
+    s.started = true;
+    s.resolve(new Response(cutBody("response body does not match its content-length"), { status, headers }));
+    s.closed = true;
+    this.streams.delete(s.id);
+    s.resume?.();
+    this.release();
+  }
+
+  /** A streaming response went past its content-length: cut it, and tell the worker. */
+  private cut(s: Stream, declared: number) {
+    log().warn(`stream ${s.id}: response body longer than its content-length ${declared} (connection cut)`);
+    s.queue = [];
+    this.disconnect(s);
   }
 
   /**
@@ -404,42 +471,83 @@ export class WorkerBridge {
    * is over for the worker with this frame.
    */
   private onFile(s: Stream, payload: Uint8Array) {
-    if (s.started) return this.finish(s); // a file after the head is a worker bug: drop the client
-    const { status, headers, body } = decodeResponse(payload);
-    const { path, start, end } = decodeFileTarget(body);
-    s.started = true;
+    if (s.head) return this.finish(s); // a file after the head is a worker bug: drop the client
+    s.head = true;
     s.closed = true;
     this.streams.delete(s.id);
     s.resume?.();
     this.release();
+    const { status, headers, body } = decodeResponse(payload);
+    const { path, start, end } = decodeFileTarget(body);
     const file = Bun.file(path);
     // exists() is false for a directory too, which Bun could not send either.
     file.exists().then(
       (exists) => {
         if (!exists) return this.fileNotFound(s, path);
-        this.opts.accessLog?.(s.req, s.client, status, s.t0);
         const data = NULL_BODY.has(status) ? null : start === undefined ? file : file.slice(start, end);
-        s.resolve(new Response(data, { status, headers }));
+        let response: Response;
+        try {
+          response = new Response(data, { status, headers });
+        } catch (err) {
+          return this.fail(s, err);
+        }
+        this.opts.accessLog?.(s.req, s.client, status, s.t0);
+        s.started = true;
+        s.resolve(response);
       },
       () => this.fileNotFound(s, path),
     );
   }
 
   private fileNotFound(s: Stream, path: string) {
-    // Tagged here, not at import: the tag takes consola's level as it is when created.
-    consola.withTag("bridge").warn(`file response: ${path} is not a file (answered 404)`);
+    log().warn(`file response: ${path} is not a file (answered 404)`);
     this.opts.accessLog?.(s.req, s.client, 404, s.t0);
+    s.started = true;
     s.resolve(FILE_NOT_FOUND());
   }
 
   private onBody(s: Stream, flags: number, payload: Uint8Array) {
-    if (!s.ctrl && !s.started) return; // a body before the head is a worker bug; ignore
+    if (!s.head) return; // a body before the head is a worker bug; ignore
+    const end = (flags & FLAG_END) !== 0;
+    s.received += payload.length;
+    if (s.discard) {
+      if (payload.length && !end) this.ack(s, payload.length);
+      if (end) this.endStream(s);
+      return;
+    }
+    const held = s.held;
+    if (held) {
+      if (payload.length) held.push(payload.slice());
+      if (s.received > s.declared || (end && s.received < s.declared))
+        return this.mismatch(s, s.status, s.headers, s.declared, s.received, end);
+      if (!end) {
+        if (payload.length) this.ack(s, payload.length);
+        return;
+      }
+      s.held = null;
+      const response = new Response(s.received ? concat(held, s.received) : null, {
+        status: s.status,
+        headers: s.headers,
+      });
+      s.started = true;
+      this.endStream(s);
+      s.resolve(response);
+      return;
+    }
+    if (s.declared >= 0 && (s.received > s.declared || (end && s.received < s.declared))) {
+      log().warn(`stream ${s.id}: response body of ${s.received} bytes for content-length ${s.declared} (connection cut)`);
+      s.queue = [];
+      if (end) {
+        this.endStream(s);
+        s.ctrl?.error(new Error("response body does not match its content-length"));
+        s.waiting?.();
+      } else this.disconnect(s);
+      return;
+    }
     if (payload.length) s.queue.push(payload.slice());
-    if (flags & FLAG_END) {
+    if (end) {
       s.ended = true;
-      s.closed = true;
-      this.streams.delete(s.id);
-      this.release();
+      this.endStream(s);
     }
     const w = s.waiting;
     if (w) {
@@ -453,6 +561,14 @@ export class WorkerBridge {
       if (s.ended && s.queue.length === 0) c.close();
       w();
     }
+  }
+
+  /** The worker sent the last frame of the stream. */
+  private endStream(s: Stream) {
+    s.ended = true;
+    s.closed = true;
+    this.streams.delete(s.id);
+    this.release();
   }
 
   private ack(s: Stream, n: number) {
