@@ -8,36 +8,23 @@
  */
 import type { Server, Socket } from "bun";
 import { consola } from "consola";
-import { NULL_BODY, parseContentLength } from "./_http.ts";
+import { parseContentLength } from "./_http.ts";
 import {
   FLAG_END,
   FrameDecoder,
   FrameType,
   FrameWriter,
   WINDOW,
-  decodeFileTarget,
-  decodeResponse,
   decodeU32,
 } from "./_protocol.ts";
 import { sendBody } from "./_request_body.ts";
-import {
-  BAD_GATEWAY,
-  BAD_REQUEST,
-  FILE_NOT_FOUND,
-  HOLD_LIMIT,
-  concat,
-  cutBody,
-  unknownLength,
-} from "./_response.ts";
+import { BAD_GATEWAY, BAD_REQUEST, Responder, cutBody } from "./_response.ts";
 import { Stream } from "./_stream.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
 
 export interface AccessLogger {
   (req: Request, client: string, status: number, started: number): void;
 }
-
-type ResponseBody = ConstructorParameters<typeof Response>[0];
-type ResponseHeaders = NonNullable<ConstructorParameters<typeof Response>[1]>["headers"];
 
 /** How long a request runs before it watches its abort signal (see `watchAbort`). */
 const ABORT_SWEEP_MS = 10;
@@ -63,7 +50,7 @@ export class WorkerBridge {
   private nextId = 1;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  private readonly writer: FrameWriter;
+  readonly writer: FrameWriter;
   private readonly decoder: FrameDecoder;
   private idle: (() => void) | null = null;
   /** Streams opened since the last abort sweep. */
@@ -73,6 +60,8 @@ export class WorkerBridge {
   /** The server of the last upgrade request: the one to upgrade it with. */
   private server: Server<unknown> | null = null;
 
+  private readonly responder = new Responder(this);
+
   constructor(private readonly opts: BridgeOptions) {
     this.writer = new FrameWriter((data) => (this.socket ? this.socket.write(data) : 0));
     this.decoder = new FrameDecoder(this.onFrame);
@@ -80,6 +69,10 @@ export class WorkerBridge {
 
   get connected() {
     return this.socket !== null;
+  }
+
+  get accessLog() {
+    return this.opts.accessLog;
   }
 
   get inFlight() {
@@ -148,7 +141,8 @@ export class WorkerBridge {
       (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
     if (q < 0) head += "\0";
     // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts). Bun has
-    // already merged repeated request headers into one "a, b" value (README).
+    // already merged repeated request headers into one "a, b" value, and offers them apart
+    // nowhere but for set-cookie (README, "What Bun decides for us").
     const headers = req.headers.toJSON();
     let length = -1;
     let chunked = false;
@@ -156,7 +150,9 @@ export class WorkerBridge {
     let upgradeTo: string | undefined;
     for (const name in headers) {
       const value = headers[name]!;
-      head += "\0" + name + "\0" + value;
+      // Only set-cookie comes as an array (Bun keeps its values apart): one pair each.
+      if (typeof value === "string") head += "\0" + name + "\0" + value;
+      else for (const v of value as unknown as string[]) head += "\0" + name + "\0" + v;
       if (name === "content-length") length = parseContentLength(value);
       else if (name === "transfer-encoding") chunked = true;
       else if (name === "upgrade") upgradeTo = value;
@@ -233,7 +229,7 @@ export class WorkerBridge {
   }
 
   /** The stream is over for the worker. Unanswered, it gets 502 (or, if its body was held, a cut). */
-  private finish(s: Stream, status?: number) {
+  finish(s: Stream, status?: number) {
     if (s.closed) return;
     s.closed = true;
     this.streams.delete(s.id);
@@ -260,7 +256,7 @@ export class WorkerBridge {
    * build a Response from): that stream alone fails — 502 if nothing was sent, else its client
    * connection is cut — the worker is told to forget it, and the connection goes on.
    */
-  private fail(s: Stream, err: unknown) {
+  fail(s: Stream, err: unknown) {
     log().error(`stream ${s.id}: ${(err as Error)?.message ?? err} (${s.started ? "response cut" : "answered 502"})`);
     if (!s.closed) {
       if (this.socket) this.writer.bytes(FrameType.DISCONNECT, 0, s.id);
@@ -307,9 +303,9 @@ export class WorkerBridge {
     try {
       switch (type) {
         case FrameType.RESPONSE:
-          return this.onResponse(s, flags, payload);
+          return this.responder.onResponse(s, flags, payload);
         case FrameType.RESPONSE_BODY:
-          return this.onBody(s, flags, payload);
+          return this.responder.onBody(s, flags, payload);
         case FrameType.REQUEST_ACK: {
           s.unacked -= decodeU32(payload);
           if (s.resume && s.unacked < WINDOW) {
@@ -322,7 +318,7 @@ export class WorkerBridge {
         case FrameType.RESPONSE_ABORT:
           return this.finish(s);
         case FrameType.RESPONSE_FILE:
-          return this.onFile(s, payload);
+          return this.responder.onFile(s, payload);
         case FrameType.WS_ACCEPT:
           return this.onAccept(s, payload);
       }
@@ -354,225 +350,11 @@ export class WorkerBridge {
     this.release();
   }
 
-  private onResponse(s: Stream, flags: number, payload: Uint8Array) {
-    if (s.head) throw new Error("a second response head");
-    const { status, headers, length, body } = decodeResponse(payload);
-    if (length !== length) throw new Error("the app's content-length is not one valid length");
-    // Bun sends no body for these: the head alone answers, and body frames are only drained.
-    const noBody = s.isHead || NULL_BODY.has(status);
-    if (flags & FLAG_END) {
-      let data: ResponseBody = null;
-      if (noBody) {
-        // HEAD: no body lets Bun keep the app's length; bytes make Bun state their length.
-        if (s.isHead && length < 0) data = body.length ? body.slice() : unknownLength();
-      } else if (length >= 0 && body.length !== length) {
-        return this.mismatch(s, status, headers, length, body.length, true);
-      } else if (body.length) data = body.slice(); // a view into the socket's read buffer
-      const response = new Response(data, { status, headers });
-      s.head = true;
-      this.opts.accessLog?.(s.req, s.client, status, s.t0);
-      s.closed = true;
-      s.started = true;
-      this.streams.delete(s.id);
-      s.resume?.();
-      s.resolve(response);
-      this.release();
-      return;
-    }
-    s.declared = length;
-    s.received = body.length;
-    if (noBody) {
-      const response = new Response(s.isHead && length < 0 ? unknownLength() : null, { status, headers });
-      s.head = true;
-      this.opts.accessLog?.(s.req, s.client, status, s.t0);
-      s.discard = true;
-      s.started = true;
-      s.resolve(response);
-      if (body.length) this.ack(s, body.length);
-      return;
-    }
-    if (length >= 0 && length <= HOLD_LIMIT) {
-      // Built now, so that a status or header Bun refuses fails before any body is held.
-      new Response(null, { status, headers });
-      s.head = true;
-      this.opts.accessLog?.(s.req, s.client, status, s.t0);
-      s.status = status;
-      s.headers = headers;
-      s.held = body.length ? [body.slice()] : [];
-      if (body.length) this.ack(s, body.length);
-      if (s.received > length) this.mismatch(s, status, headers, length, s.received, false);
-      return;
-    }
-    if (body.length) s.queue.push(body.slice());
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => {
-          s.ctrl = c;
-        },
-        pull: (c) => {
-          const chunk = s.queue.shift();
-          if (chunk) {
-            c.enqueue(chunk);
-            this.ack(s, chunk.length);
-          }
-          if (s.queue.length === 0) {
-            if (s.ended) return c.close();
-            if (!chunk) return new Promise<void>((r) => (s.waiting = r));
-          }
-        },
-        cancel: () => this.disconnect(s),
-      },
-      { highWaterMark: 0 },
-    );
-    const response = new Response(stream, { status, headers });
-    s.head = true;
-    this.opts.accessLog?.(s.req, s.client, status, s.t0);
-    s.started = true;
-    s.resolve(response);
-    if (length >= 0 && s.received > length) this.cut(s, length);
-  }
-
-  /**
-   * The app's body does not match its content-length: the client gets a cut connection, never
-   * a body padded, trimmed or silently short (what uvicorn does too). `ended`: the worker is
-   * done with the stream already.
-   */
-  private mismatch(
-    s: Stream,
-    status: number,
-    headers: ResponseHeaders,
-    declared: number,
-    got: number,
-    ended: boolean,
-  ) {
-    log().warn(`stream ${s.id}: response body of ${got}${ended ? "" : "+"} bytes for content-length ${declared} (connection cut)`);
-    if (!s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0);
-    s.head = true;
-    s.held = null;
-    if (!ended && this.socket) this.writer.bytes(FrameType.DISCONNECT, 0, s.id);
-    s.started = true;
-    s.resolve(new Response(cutBody("response body does not match its content-length"), { status, headers }));
+  /** The stream is over for the worker: no more frames for it. */
+  forget(s: Stream) {
     s.closed = true;
     this.streams.delete(s.id);
     s.resume?.();
     this.release();
-  }
-
-  /** A streaming response went past its content-length: cut it, and tell the worker. */
-  private cut(s: Stream, declared: number) {
-    log().warn(`stream ${s.id}: response body longer than its content-length ${declared} (connection cut)`);
-    s.queue = [];
-    this.disconnect(s);
-  }
-
-  /**
-   * A response whose body is a file on disk (RSGI `response_file`, ASGI pathsend): Bun sends
-   * it itself (sendfile), with the content-length of the file or of the range. The exchange
-   * is over for the worker with this frame.
-   */
-  private onFile(s: Stream, payload: Uint8Array) {
-    if (s.head) return this.finish(s); // a file after the head is a worker bug: drop the client
-    s.head = true;
-    s.closed = true;
-    this.streams.delete(s.id);
-    s.resume?.();
-    this.release();
-    const { status, headers, body } = decodeResponse(payload);
-    const { path, start, end } = decodeFileTarget(body);
-    const file = Bun.file(path);
-    // exists() is false for a directory too, which Bun could not send either.
-    file.exists().then(
-      (exists) => {
-        if (!exists) return this.fileNotFound(s, path);
-        const data = NULL_BODY.has(status) ? null : start === undefined ? file : file.slice(start, end);
-        let response: Response;
-        try {
-          response = new Response(data, { status, headers });
-        } catch (err) {
-          return this.fail(s, err);
-        }
-        this.opts.accessLog?.(s.req, s.client, status, s.t0);
-        s.started = true;
-        s.resolve(response);
-      },
-      () => this.fileNotFound(s, path),
-    );
-  }
-
-  private fileNotFound(s: Stream, path: string) {
-    log().warn(`file response: ${path} is not a file (answered 404)`);
-    this.opts.accessLog?.(s.req, s.client, 404, s.t0);
-    s.started = true;
-    s.resolve(FILE_NOT_FOUND());
-  }
-
-  private onBody(s: Stream, flags: number, payload: Uint8Array) {
-    if (!s.head) return; // a body before the head is a worker bug; ignore
-    const end = (flags & FLAG_END) !== 0;
-    s.received += payload.length;
-    if (s.discard) {
-      if (payload.length && !end) this.ack(s, payload.length);
-      if (end) this.endStream(s);
-      return;
-    }
-    const held = s.held;
-    if (held) {
-      if (payload.length) held.push(payload.slice());
-      if (s.received > s.declared || (end && s.received < s.declared))
-        return this.mismatch(s, s.status, s.headers, s.declared, s.received, end);
-      if (!end) {
-        if (payload.length) this.ack(s, payload.length);
-        return;
-      }
-      s.held = null;
-      const response = new Response(s.received ? concat(held, s.received) : null, {
-        status: s.status,
-        headers: s.headers,
-      });
-      s.started = true;
-      this.endStream(s);
-      s.resolve(response);
-      return;
-    }
-    if (s.declared >= 0 && (s.received > s.declared || (end && s.received < s.declared))) {
-      log().warn(`stream ${s.id}: response body of ${s.received} bytes for content-length ${s.declared} (connection cut)`);
-      s.queue = [];
-      if (end) {
-        this.endStream(s);
-        s.ctrl?.error(new Error("response body does not match its content-length"));
-        s.waiting?.();
-      } else this.disconnect(s);
-      return;
-    }
-    if (payload.length) s.queue.push(payload.slice());
-    if (end) {
-      s.ended = true;
-      this.endStream(s);
-    }
-    const w = s.waiting;
-    if (w) {
-      s.waiting = null;
-      const c = s.ctrl!;
-      const chunk = s.queue.shift();
-      if (chunk) {
-        c.enqueue(chunk);
-        this.ack(s, chunk.length);
-      }
-      if (s.ended && s.queue.length === 0) c.close();
-      w();
-    }
-  }
-
-  /** The worker sent the last frame of the stream. */
-  private endStream(s: Stream) {
-    s.ended = true;
-    s.closed = true;
-    this.streams.delete(s.id);
-    this.release();
-  }
-
-  private ack(s: Stream, n: number) {
-    // Once the stream is over for Python, acks would only be ignored.
-    if (!s.ended && this.socket) this.writer.u32(FrameType.RESPONSE_ACK, s.id, n);
   }
 }
