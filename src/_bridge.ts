@@ -8,7 +8,7 @@
  */
 import type { Server, Socket } from "bun";
 import { consola } from "consola";
-import { parseContentLength } from "./_http.ts";
+import { parseContentLength } from "./_content_length.ts";
 import {
   FLAG_END,
   FrameDecoder,
@@ -21,6 +21,23 @@ import { sendBody } from "./_request_body.ts";
 import { BAD_GATEWAY, BAD_REQUEST, Responder, cutBody } from "./_response.ts";
 import { Stream } from "./_stream.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
+
+/**
+ * The HTTP version of a request on a port serving both HTTP/1.1 and HTTP/2 (Bun has no
+ * accessor), from the header walk the head needs anyway. Bun builds an HTTP/2 request's
+ * headers from the HPACK list and appends `host`, made from `:authority`, last
+ * (packages/bun-uws/src/Http2Request.h, forEachHeader); an HTTP/1 request keeps the client's
+ * order, and every HTTP/1.1 client sends Host (Bun answers 400 without it), first as a rule.
+ * So: `host` last after other headers is HTTP/2; no `host` at all is HTTP/1.0 (`--http 2`
+ * serves nothing but HTTP/2, `--http 1` nothing but HTTP/1). An HTTP/1.1
+ * client that sends Host last, after other headers, reads as "2"; an HTTP/1.0 one that sends
+ * Host reads as "1.1"; an HTTP/2 client that sends nothing but `:authority` reads as "1.1".
+ */
+export function versionOf(http: "auto" | "1" | "2", hasHost: boolean, last: string, count: number): string {
+  if (http === "2") return "2";
+  if (!hasHost) return "1.0";
+  return http === "auto" && last === "host" && count > 1 ? "2" : "1.1";
+}
 
 export interface AccessLogger {
   (req: Request, client: string, status: number, started: number): void;
@@ -35,7 +52,12 @@ const log = () => consola.withTag("bridge");
 export interface BridgeOptions {
   socketPath: string;
   scheme: "http" | "https";
-  httpVersion: string;
+  /** `--http`: "2" serves only HTTP/2; with "auto" and "1" the version is told per request (`versionOf`). */
+  http: "auto" | "1" | "2";
+  /** A request still running after the abort sweep: lift the connection's idle timer (src/_http.ts). */
+  hold?: (req: Request) => void;
+  /** A held request is over: the idle timer applies again. */
+  unhold?: (req: Request) => void;
   /** Requests at once before more wait in Bun (--backpressure). */
   backpressure: number;
   /** Serve websockets (--ws): upgrade requests open WS_OPEN streams. */
@@ -136,26 +158,29 @@ export class WorkerBridge {
       host = ip.address.startsWith("::ffff:") ? ip.address.slice(7) : ip.address;
       port = String(ip.port);
     }
-    let head =
-      req.method + "\0" + this.opts.scheme + "\0" + this.opts.httpVersion + "\0" + host + "\0" + port + "\0" +
-      (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
-    if (q < 0) head += "\0";
     // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts). Bun has
     // already merged repeated request headers into one "a, b" value, and offers them apart
     // nowhere but for set-cookie (README, "What Bun decides for us").
     const headers = req.headers.toJSON();
+    let fields = "";
     let length = -1;
     let chunked = false;
     let trailer = false;
     let upgradeTo: string | undefined;
+    let count = 0;
+    let last = "";
+    let hasHost = false;
     for (const name in headers) {
       const value = headers[name]!;
       // Only set-cookie comes as an array (Bun keeps its values apart): one pair each.
-      if (typeof value === "string") head += "\0" + name + "\0" + value;
-      else for (const v of value as unknown as string[]) head += "\0" + name + "\0" + v;
+      if (typeof value === "string") fields += "\0" + name + "\0" + value;
+      else for (const v of value as unknown as string[]) fields += "\0" + name + "\0" + v;
+      count++;
+      last = name;
       if (name === "content-length") length = parseContentLength(value);
       else if (name === "transfer-encoding") chunked = true;
       else if (name === "upgrade") upgradeTo = value;
+      else if (name === "host") hasHost = true;
       else if (name === "trailer") trailer = true;
     }
     // Bun's parser already refuses differing lengths; a value it let through that is still not
@@ -164,6 +189,12 @@ export class WorkerBridge {
     // before the app sees a body the client will be told was refused.
     if (length !== length || (chunked && trailer)) return BAD_REQUEST();
     if (chunked) length = Infinity;
+    const version = versionOf(this.opts.http, hasHost, last, count);
+    let head =
+      req.method + "\0" + this.opts.scheme + "\0" + version + "\0" + host + "\0" + port + "\0" +
+      (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
+    if (q < 0) head += "\0";
+    head += fields;
 
     this.active++;
     const id = this.nextId;
@@ -208,8 +239,15 @@ export class WorkerBridge {
     for (const s of young) {
       if (s.closed) continue;
       const signal = s.req.signal;
-      if (signal.aborted) this.disconnect(s);
-      else signal.addEventListener("abort", s, { once: true });
+      if (signal.aborted) {
+        this.disconnect(s);
+        continue;
+      }
+      signal.addEventListener("abort", s, { once: true });
+      if (this.opts.hold) {
+        this.opts.hold(s.req);
+        s.held = true;
+      }
     }
   };
 
@@ -232,11 +270,12 @@ export class WorkerBridge {
   finish(s: Stream, status?: number) {
     if (s.closed) return;
     s.closed = true;
+    if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
     s.resume?.();
     if (!s.started) {
       s.started = true;
-      if (s.held) s.resolve(new Response(cutBody("response aborted"), { status: s.status, headers: s.headers }));
+      if (s.heldBody) s.resolve(new Response(cutBody("response aborted"), { status: s.status, headers: s.headers }));
       else {
         s.resolve(BAD_GATEWAY());
         if (status && !s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0);
@@ -333,6 +372,7 @@ export class WorkerBridge {
     const session = new WsSession(this.writer, this.sessions, s.id);
     s.started = true;
     s.closed = true;
+    if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
     let upgraded = false;
     try {
@@ -355,6 +395,7 @@ export class WorkerBridge {
   /** The stream is over for the worker: no more frames for it. */
   forget(s: Stream) {
     s.closed = true;
+    if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
     s.resume?.();
     this.release();

@@ -1,35 +1,60 @@
 /**
- * HTTP facts the bridge decides on, in one place: what a `content-length` value means, and
- * which statuses carry no body.
+ * `--http auto|1|2` and the HTTP/1 and HTTP/2 tuning options, as Bun.serve options.
+ *
+ * Bun.serve has handles for the protocols (`http1`, `http2`, `http3`) and one idle timer per
+ * connection (`idleTimeout`, whole seconds, at most 255). The HTTP/2 settings Granian exposes
+ * (windows, frame and header sizes, stream limits, pings) have no handle in Bun 1.4.5: they
+ * are accepted for command-line compatibility and named in one start-up warning each.
  */
+import { consola } from "consola";
+import { OPTIONS, flagOf, type OptionName, type ResolvedOptions } from "./options.ts";
 
-/** Statuses whose responses must not carry a body (Fetch's "null body status"). */
-export const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-
-/** A digit run: RFC 9110 §8.6 `Content-Length = 1*DIGIT` (no sign, no hex, no exponent). */
-const DIGITS = /^[0-9]+$/;
-
-/**
- * The length a `content-length` value declares: -1 when there is none (`undefined`), NaN when
- * it is not one valid length. RFC 9110 §8.6: a list of identical values (what a repeated
- * header becomes once merged, as Bun merges them: `"100000, 100000"`) is that one value;
- * differing values, an empty value, signs, hex, fractions and exponents are invalid. Leading
- * zeros are digits (`007` is 7); optional whitespace around each value is allowed. A length
- * past 2^53 cannot be counted exactly and is invalid too (no body is that large).
- */
-export function parseContentLength(value: string | undefined): number {
-  if (value === undefined) return -1;
-  if (DIGITS.test(value)) return toLength(value);
-  let first: string | undefined;
-  for (const part of value.split(",")) {
-    const v = part.trim();
-    if (!DIGITS.test(v) || (first !== undefined && v !== first)) return NaN;
-    first ??= v;
-  }
-  return first === undefined ? NaN : toLength(first);
+export interface HTTPConfig {
+  mode: "auto" | "1" | "2";
+  /** Seconds a connection may stay silent: idle keep-alive, or headers sent too slowly. */
+  idleTimeout: number;
+  keepAlive: boolean;
+  http3: boolean;
 }
 
-function toLength(digits: string): number {
-  const n = Number(digits);
-  return Number.isSafeInteger(n) ? n : NaN;
+/** Options Bun gives no handle for (README: "accepted, not applied"). */
+export const NOT_APPLIED: readonly OptionName[] = [
+  "http1BufferSize",
+  "http1PipelineFlush",
+  "http2AdaptiveWindow",
+  "http2InitialConnectionWindowSize",
+  "http2InitialStreamWindowSize",
+  "http2KeepAliveInterval",
+  "http2KeepAliveTimeout",
+  "http2MaxConcurrentStreams",
+  "http2MaxFrameSize",
+  "http2MaxHeadersSize",
+  "http2MaxSendBufferSize",
+];
+
+/** Resolve once at start-up; warns (one line each) about options given that Bun cannot apply. */
+export function resolveHTTP(o: ResolvedOptions, warn = true): HTTPConfig {
+  if (warn) {
+    const log = consola.withTag("granian-ts");
+    for (const name of NOT_APPLIED)
+      if (o[name] !== OPTIONS[name].default)
+        log.warn(`--${flagOf(name)} is accepted but not applied: Bun.serve has no setting for it`);
+  }
+  return {
+    mode: o.http as HTTPConfig["mode"],
+    // Bun's timer counts seconds (1..255); a header timeout never rounds down to "no timeout".
+    idleTimeout: Math.min(255, Math.max(1, Math.ceil(o.http1HeaderReadTimeout / 1000))),
+    keepAlive: o.http1KeepAlive,
+    http3: o.http3,
+  };
+}
+
+/** The protocol and timer options of Bun.serve. */
+export function serveHTTP(h: HTTPConfig) {
+  return {
+    http1: h.mode !== "2",
+    http2: h.mode !== "1",
+    ...(h.http3 ? { http3: true } : {}),
+    idleTimeout: h.idleTimeout,
+  };
 }

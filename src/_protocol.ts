@@ -2,7 +2,7 @@
  * Codec of the Bun ⇄ Python wire protocol (docs/protocol.md). The mirror image lives in
  * python/granian_ts/protocol.py; both are tested against tests/golden/frames.json.
  */
-import { parseContentLength } from "./_http.ts";
+import { parseContentLength } from "./_content_length.ts";
 
 export const HEADER_SIZE = 12;
 export const MAX_PAYLOAD = 16 * 1024 * 1024;

@@ -6,7 +6,7 @@
  */
 import { consola } from "consola";
 import type { AccessLogger } from "./_bridge.ts";
-import { NULL_BODY } from "./_http.ts";
+import { NULL_BODY } from "./_content_length.ts";
 import { FLAG_END, FrameType, type FrameWriter, decodeFileTarget, decodeResponse } from "./_protocol.ts";
 import type { Stream } from "./_stream.ts";
 
@@ -133,7 +133,7 @@ export class Responder {
       this.host.accessLog?.(s.req, s.client, status, s.t0);
       s.status = status;
       s.headers = headers;
-      s.held = body.length ? [body.slice()] : [];
+      s.heldBody = body.length ? [body.slice()] : [];
       if (body.length) this.ack(s, body.length);
       if (s.received > length) this.mismatch(s, status, headers, length, s.received, false);
       return;
@@ -183,7 +183,7 @@ export class Responder {
     log().warn(`stream ${s.id}: response body of ${got}${ended ? "" : "+"} bytes for content-length ${declared} (connection cut)`);
     if (!s.head) this.host.accessLog?.(s.req, s.client, status, s.t0);
     s.head = true;
-    s.held = null;
+    s.heldBody = null;
     if (!ended && this.host.connected) this.host.writer.bytes(FrameType.DISCONNECT, 0, s.id);
     s.started = true;
     s.resolve(new Response(cutBody("response body does not match its content-length"), { status, headers }));
@@ -244,7 +244,7 @@ export class Responder {
       if (end) this.endStream(s);
       return;
     }
-    const held = s.held;
+    const held = s.heldBody;
     if (held) {
       if (payload.length) held.push(payload.slice());
       if (s.received > s.declared || (end && s.received < s.declared))
@@ -253,7 +253,7 @@ export class Responder {
         if (payload.length) this.ack(s, payload.length);
         return;
       }
-      s.held = null;
+      s.heldBody = null;
       const response = new Response(s.received ? concat(held, s.received) : null, {
         status: s.status,
         headers: s.headers,

@@ -20,11 +20,14 @@ export class Stream {
   declared = -1;
   received = 0;
   /** A declared-length body held whole before answering (see `HOLD_LIMIT` in src/_response.ts). */
-  held: Uint8Array[] | null = null;
+  heldBody: Uint8Array[] | null = null;
   status = 200;
   headers: NonNullable<ConstructorParameters<typeof Response>[1]>["headers"] = {};
   /** The answer went out without a body (HEAD, 204, 304): body frames are only acknowledged. */
   discard = false;
+
+  /** The idle timer is lifted for this request (`BridgeOptions.hold`). */
+  held = false;
 
   // request body flow control
   unacked = 0;

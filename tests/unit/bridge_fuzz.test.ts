@@ -175,7 +175,7 @@ describe("the bridge survives malformed frames", () => {
     bridge = new WorkerBridge({
       socketPath: join(dir, "worker.sock"),
       scheme: "http",
-      httpVersion: "1.1",
+      http: "auto",
       backpressure: 64,
       websocket: true,
       onClose: (err) => (closed = err),

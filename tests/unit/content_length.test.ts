@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { parseContentLength } from "../../src/_http.ts";
+import { parseContentLength } from "../../src/_content_length.ts";
 import { decodeResponse, encodeResponse } from "../../src/_protocol.ts";
 
 // RFC 9110 §8.6: Content-Length = 1*DIGIT; a list of identical values is that value.
