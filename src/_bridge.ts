@@ -58,11 +58,17 @@ class Stream {
   constructor(
     private readonly bridge: WorkerBridge,
     readonly id: number,
-    readonly resolve: (r: Response) => void,
+    private readonly done: (r: Response) => void,
     readonly req: Request,
     readonly client: string,
     readonly t0: number,
   ) {}
+
+  resolve(r: Response) {
+    // Draining for shutdown: the client must not send another request on this connection.
+    if (this.bridge.closing && r) r.headers.set("connection", "close");
+    this.done(r);
+  }
 
   /** The request's signal aborted: the client went away. An object listener costs no closure. */
   handleEvent() {
@@ -80,6 +86,8 @@ export interface BridgeOptions {
   websocket: boolean;
   accessLog?: AccessLogger;
   onClose?: (error?: Error) => void;
+  /** A request slot freed (src/_routing.ts counts requests in flight per worker). */
+  onRelease?: () => void;
 }
 
 export class WorkerBridge {
@@ -97,6 +105,8 @@ export class WorkerBridge {
   private readonly sessions = new Map<number, WsSession>();
   /** The server of the last upgrade request: the one to upgrade it with. */
   private server: Server<unknown> | null = null;
+  /** Set while the server drains: responses carry `Connection: close`. */
+  closing = false;
 
   constructor(private readonly opts: BridgeOptions) {
     this.writer = new FrameWriter((data) => (this.socket ? this.socket.write(data) : 0));
@@ -109,6 +119,11 @@ export class WorkerBridge {
 
   get inFlight() {
     return this.streams.size;
+  }
+
+  /** Accepted websockets still open. */
+  get websockets() {
+    return this.sessions.size;
   }
 
   /** Resolves when no request is in flight. */
@@ -307,6 +322,7 @@ export class WorkerBridge {
     const next = this.waiting.shift();
     if (next) return next();
     this.active--;
+    this.opts.onRelease?.();
     if (this.idle && this.streams.size === 0) {
       this.idle();
       this.idle = null;
