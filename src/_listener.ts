@@ -92,18 +92,24 @@ async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddr
   post({ type: "listening", port: server.port! });
 }
 
+/** How long a draining listener keeps accepting while busy connections learn they must close. */
+const CLOSE_NOTICE_MS = 500;
+
 async function stop(timeoutMs: number) {
   if (server) {
     const s = server;
     server = null;
     const bridges = pool.bridgesInUse;
-    // Keep-alive clients must open no new request on a connection that is about to close.
-    pool.closeConnections();
     for (const b of bridges) {
+      // Keep-alive clients must send no new request on a connection that is about to close.
       b.closing = true;
       // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
       b.closeWebsockets(1001, "server shutting down");
     }
+    // Busy keep-alive connections get their `Connection: close` on the next response before
+    // the port closes: a client whose connection is closed under it, between two requests,
+    // sees an error where it would otherwise just reconnect.
+    if (s.pendingRequests > 0) await Bun.sleep(Math.min(CLOSE_NOTICE_MS, timeoutMs));
     // Stop accepting; in-flight requests go on until they finish or the timeout hits.
     const graceful = s.stop(false);
     const timer = new Promise((r) => setTimeout(r, timeoutMs));

@@ -109,8 +109,6 @@ export class WorkerPool {
   private start = 0;
   private poll: ReturnType<typeof setInterval> | null = null;
   private readonly queuedCell: number;
-  /** Set while the listener drains for shutdown: responses carry `Connection: close`. */
-  private closing = false;
 
   constructor(
     table: RoutingTable,
@@ -184,8 +182,7 @@ export class WorkerPool {
     const base = slot * STRIDE;
     Atomics.add(this.cells, base + IN_FLIGHT, 1);
     Atomics.add(this.cells, base + REQUESTS, 1);
-    const res = this.bridges[slot]!.handle(req, server);
-    return this.closing ? closeAfter(res) : res;
+    return this.bridges[slot]!.handle(req, server);
   }
 
   handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
@@ -246,11 +243,6 @@ export class WorkerPool {
     return this.queue.length - this.head;
   }
 
-  /** Shutdown: from now on responses ask the client to close its keep-alive connection. */
-  closeConnections() {
-    this.closing = true;
-  }
-
   /** Answer every waiting request 503 (the server is going away). */
   refuseQueued() {
     while (this.head < this.queue.length) {
@@ -260,13 +252,4 @@ export class WorkerPool {
     }
     this.kick();
   }
-}
-
-function closeAfter(res: Promise<Response> | Response): Promise<Response> | Response {
-  const mark = (r: Response) => {
-    // An upgraded websocket resolves to undefined; there is nothing to mark.
-    if (r) r.headers.set("connection", "close");
-    return r;
-  };
-  return res instanceof Promise ? res.then(mark) : mark(res);
 }

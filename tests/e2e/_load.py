@@ -11,6 +11,7 @@ class Tally:
     non_2xx: int
     socket_errors: int
     output: str
+    read_errors: int = 0
 
     @property
     def failed(self):
@@ -36,4 +37,5 @@ class Load:
             non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
             socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
             output=out,
+            read_errors=int(errors.group(2)) + int(errors.group(3)) if errors else 0,
         )

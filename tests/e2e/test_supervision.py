@@ -1,5 +1,6 @@
 """Supervision under load: routing around dead and blocked workers, respawn policy, rolling
 restarts (SIGHUP), crash loops. Real servers, real wrk load, real kill -9."""
+import http.client
 import os
 import signal
 import threading
@@ -103,18 +104,18 @@ def test_a_blocked_worker_gets_no_new_requests(make_server):
         blocker = threading.Thread(target=lambda: httpx.get(s.url + "/block?s=5", timeout=10))
         blocker.start()
         time.sleep(0.3)
-        worst = 0.0
+        times = []
         for i in range(20):
+            fresh = httpx.Client(base_url=s.url, timeout=10)  # made outside the timing: it is slow to build
             t0 = time.monotonic()
-            if i % 2:
-                r = kept.get("/")
-            else:
-                with httpx.Client() as fresh:
-                    r = fresh.get(s.url + "/")
-            worst = max(worst, time.monotonic() - t0)
+            r = (kept if i % 2 else fresh).get("/")
+            times.append(time.monotonic() - t0)
+            fresh.close()
             assert r.status_code == 200
         blocker.join()
-    assert worst < 0.1, f"slowest request {worst * 1000:.0f} ms"
+    # Stuck behind the blocked worker, a request would take seconds; a busy box may add a hiccup.
+    times.sort()
+    assert times[-2] < 0.1 and times[-1] < 1, [f"{t * 1000:.0f}ms" for t in times]
 
 
 def test_sighup_rolling_restart_under_load_drops_nothing(make_server):
@@ -153,3 +154,56 @@ def test_requests_wait_for_a_respawning_worker(make_server):
             time.sleep(0.005)
         statuses = [c.get("/").status_code for _ in range(5)]
     assert statuses == [200] * 5
+
+
+def test_sigterm_under_keep_alive_load_closes_connections_cleanly():
+    # Responses during the drain say `Connection: close`, so no client sends a request into a
+    # connection that is closing; a client that reconnects is refused (the port is closed).
+    s = Server(APP, args=["--workers", "2"]).start()
+    counts = {"ok": 0, "refused": 0, "broken": []}
+    stop = threading.Event()
+
+    def client():
+        conn = None
+        while not stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+                conn.request("GET", "/slow?s=0.02")
+                r = conn.getresponse()
+                r.read()
+                assert r.status == 200
+                counts["ok"] += 1
+                if r.getheader("connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except ConnectionRefusedError:
+                counts["refused"] += 1
+                return
+            except (OSError, http.client.HTTPException) as exc:
+                counts["broken"].append(repr(exc))
+                return
+
+    threads = [threading.Thread(target=client) for _ in range(32)]
+    for t in threads:
+        t.start()
+    time.sleep(1)
+    assert s.stop(signal.SIGTERM) == 0
+    stop.set()
+    for t in threads:
+        t.join(15)
+    assert counts["ok"] > 100, counts
+    assert counts["broken"] == [], counts
+
+
+def test_a_second_sigterm_exits_at_once():
+    s = Server(APP).start()
+    t = threading.Thread(target=lambda: httpx.get(s.url + "/slow?s=20", timeout=30), daemon=True)
+    t.start()
+    time.sleep(0.3)
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.wait_for_log("shutting down")
+    t0 = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.wait_exit(5) != 0
+    assert time.monotonic() - t0 < 3
