@@ -16,7 +16,8 @@ import type { ResolvedOptions } from "./options.ts";
 import { ListenerThreads } from "./supervisor/_listeners.ts";
 import { Recycler } from "./supervisor/_recycle.ts";
 import { CrashLoop } from "./supervisor/_respawn.ts";
-import type { WorkerAddress } from "./types.ts";
+import { claimSocketPath, releaseSocketPath, socketBound } from "./_uds.ts";
+import type { ListenConfig, WorkerAddress } from "./types.ts";
 
 const log = consola.withTag("granian-ts");
 
@@ -44,9 +45,12 @@ export class WorkerSupervisor {
   private closedResolve!: () => void;
   readonly closed = new Promise<void>((r) => (this.closedResolve = r));
 
-  constructor(private readonly opts: ResolvedOptions) {
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly listen: ListenConfig,
+  ) {
     this.table = new RoutingTable(2 * opts.workers);
-    this.listeners = new ListenerThreads(opts, this.table, () => this.addresses());
+    this.listeners = new ListenerThreads(opts, listen, this.table, () => this.addresses());
     this.recycler = new Recycler(opts, this.table, (index, reason) => void this.replace(index, reason));
   }
 
@@ -66,9 +70,15 @@ export class WorkerSupervisor {
 
   async start(): Promise<void> {
     const o = this.opts;
+    const uds = this.listen.uds;
+    // Before any worker starts: a live server on the socket is an error, not a takeover.
+    if (uds) await claimSocketPath(uds);
     try {
       await Promise.all(Array.from({ length: o.workers }, (_, i) => this.bringUp(i + 1, i)));
-      this.port = await this.listeners.start(o.workers * o.runtimeThreads);
+      // A Unix socket has one listener: SO_REUSEPORT does not apply to AF_UNIX. It still
+      // routes to every worker.
+      this.port = await this.listeners.start(uds ? 1 : o.workers * o.runtimeThreads);
+      if (uds) socketBound(uds);
       for (const r of this.running.values()) this.table.setState(r.slot, SlotState.UP);
       this.serving = true;
       this.recycler.start();
@@ -76,10 +86,9 @@ export class WorkerSupervisor {
       await this.shutdown(1000);
       throw err;
     }
-    log.info(
-      `Listening at: http://${o.address.includes(":") ? `[${o.address}]` : o.address}:${this.port} ` +
-        `(${o.interface}, ${o.workers} worker(s), ${o.workers * o.runtimeThreads} listener thread(s))`,
-    );
+    const scheme = this.listen.tls ? "https" : "http";
+    const where = uds ? `${scheme}+unix://${uds.path}` : `${scheme}://${o.address.includes(":") ? `[${o.address}]` : o.address}:${this.port}`;
+    log.info(`Listening at: ${where} (${o.interface}, ${o.workers} worker(s), ${uds ? 1 : o.workers * o.runtimeThreads} listener thread(s))`);
   }
 
   /**
@@ -222,6 +231,7 @@ export class WorkerSupervisor {
     this.recycler.stop();
     await this.listeners.stop(timeoutMs);
     await Promise.all([...this.running.values()].map((r) => r.proc.stop(this.killTimeoutMs)));
+    if (this.listen.uds) releaseSocketPath(this.listen.uds);
     this.closedResolve();
   }
 }

@@ -5,7 +5,7 @@
 import { consola } from "consola";
 import type { ResolvedOptions } from "../options.ts";
 import type { RoutingTable } from "../_routing.ts";
-import type { ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "../types.ts";
+import type { ListenConfig, ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "../types.ts";
 
 const log = consola.withTag("granian-ts");
 
@@ -28,6 +28,7 @@ export class ListenerThreads {
 
   constructor(
     private readonly opts: ResolvedOptions,
+    private readonly listen: ListenConfig,
     private readonly table: RoutingTable,
     /** The workers a thread must attach to when it (re)starts. */
     private readonly current: () => WorkerAddress[],
@@ -38,7 +39,9 @@ export class ListenerThreads {
     return {
       hostname: o.address,
       port: this.port,
-      http: o.http,
+      unix: this.listen.uds?.path ?? null,
+      tls: this.listen.tls,
+      http: this.listen.http,
       backpressure: o.backpressure,
       backpressureQueue: o.backpressureQueue,
       backpressureTimeoutMs: Math.round(o.backpressureTimeout * 1000),
