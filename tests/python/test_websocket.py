@@ -263,6 +263,32 @@ async def test_asgi_websocket_unknown_message_is_granians_error():
     assert raised == ["Unsupported ASGI message"]
 
 
+async def test_asgi_websocket_bad_values_raise_and_the_socket_closes_1011():
+    for message in [
+        {"type": "websocket.close", "code": 70000},
+        {"type": "websocket.close", "code": "1000"},
+        {"type": "websocket.close", "reason": "x" * 124},
+        {"type": "websocket.send", "text": b"bytes"},
+        {"type": "websocket.send", "bytes": "text"},
+    ]:
+        raised = []
+
+        async def app(scope, receive, send):
+            await receive()
+            await send({"type": "websocket.accept"})
+            try:
+                await send(message)
+            except RuntimeError as exc:
+                raised.append(str(exc))
+                raise
+
+        bun = await FakeBun.serving(app, "asginl")
+        open_ws(bun)
+        await bun.until(lambda: bun.of(1, WS_END))
+        assert raised == ["Unsupported ASGI message"], message
+        assert decode_close(bun.of(1, WS_END)[0][3])[0] == 1011
+
+
 # RSGI
 
 

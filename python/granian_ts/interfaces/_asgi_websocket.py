@@ -138,7 +138,14 @@ class ASGIWebsocket(WebsocketChannel):
                 raise _unsupported(f"websocket.accept {exc}") from None
         elif mtype == "websocket.close":
             if self.accepted:
-                self.close(message.get("code") or 1000, message.get("reason") or "")
+                code, reason = message.get("code") or 1000, message.get("reason") or ""
+                # RFC 6455 §5.5, §7.4: a close frame carries a code of 1000..4999 and at most
+                # 123 bytes of UTF-8 reason.
+                if type(code) is not int or not 1000 <= code <= 4999:
+                    raise _unsupported(f"websocket.close 'code' must be an int in 1000..4999, got {code!r}")
+                if type(reason) is not str or len(reason.encode("utf-8")) > 123:
+                    raise _unsupported(f"websocket.close 'reason' must be a str of at most 123 UTF-8 bytes, got {reason!r:.200}")
+                self.close(code, reason)
             elif self._denial is None:
                 self.deny(_FORBIDDEN)  # spec: a close before accept is an HTTP 403
             else:
