@@ -4,14 +4,18 @@
  */
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
-import { resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
+import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
 import { setLogLevel } from "./_log.ts";
 import { watchForReload } from "./_reload.ts";
 import { WorkerSupervisor } from "./_supervisor.ts";
-import type { ServerHandle } from "./types.ts";
+import type { ListenConfig, ServerHandle } from "./types.ts";
+import { resolveHTTP } from "./_http.ts";
+import { resolveTLS } from "./tls.ts";
+import { resolveUDS } from "./_uds.ts";
 
 export class Granian implements ServerHandle {
   readonly options: ResolvedOptions;
+  private readonly listen: ListenConfig;
   private supervisor: WorkerSupervisor | null = null;
   private unwatch: (() => void) | null = null;
 
@@ -19,6 +23,12 @@ export class Granian implements ServerHandle {
   constructor(options: GranianOptions) {
     this.options = resolveOptions(options as Record<string, unknown>);
     getInterface(this.options.interface);
+    // Files are read and checked here, before any worker starts: a bad certificate is one line.
+    const tls = resolveTLS(this.options);
+    if (this.options.http3 && !tls) throw new OptionError("--http3 needs TLS (--ssl-certificate and --ssl-keyfile)");
+    const uds = resolveUDS(this.options);
+    if (this.options.http3 && uds) throw new OptionError("--http3 needs a UDP port: it cannot be served on --uds");
+    this.listen = { http: resolveHTTP(this.options, false), tls, uds };
   }
 
   get port(): number {
@@ -32,7 +42,8 @@ export class Granian implements ServerHandle {
   async serve(): Promise<void> {
     if (this.supervisor) throw new Error("this server is already serving");
     setLogLevel(this.options.logLevel);
-    this.supervisor = new WorkerSupervisor(this.options);
+    resolveHTTP(this.options); // the start-up warnings for options Bun cannot apply
+    this.supervisor = new WorkerSupervisor(this.options, this.listen);
     await this.supervisor.start();
     if (this.options.reload) {
       const sup = this.supervisor;
