@@ -171,6 +171,11 @@ until curl -fsS "$NURL/" >/dev/null 2>&1; do
   sleep 0.1
 done
 echo "through nginx: GET / -> $(curl -fsS "$NURL/")"
+for svc in app1 app2; do
+  LISTEN=$($COMPOSE logs "$svc" | grep -o 'Listening at: [^ ]*' | tail -n 1)
+  echo "$svc: $LISTEN"
+  case "$LISTEN" in *+unix://*) ;; *) fail "$svc is not on its Unix socket" ;; esac
+done
 healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$($COMPOSE ps -q "$1")")" = healthy ]; }
 WRK_OUT=$CACHE/wrk.out
 wrk -t1 -c8 -d300s "$NURL/" >"$WRK_OUT" 2>&1 &
