@@ -175,6 +175,20 @@ test("a worker that dies is respawned; the other one serves meanwhile", async ()
   }
 });
 
+test("a worker in a crash loop is not replaced again; waiting requests then get 503", async () => {
+  const py = await handler({ target: "raw_asgi:app", backpressureTimeout: 0.3, logLevel: "critical" });
+  const url = serve(py.fetch, py);
+  for (let death = 1; death <= 3; death++) {
+    expect((await fetch(`${url}/die`, { method: "POST" })).status).toBe(502);
+    if (death === 3) break;
+    // Replaced: requests are answered again (they wait in the pool's queue meanwhile).
+    for (let i = 0; (await fetch(`${url}/status`)).status !== 200; i++) expect(i).toBeLessThan(100);
+  }
+  const r = await fetch(`${url}/status`);
+  expect(r.status).toBe(503);
+  expect(r.headers.get("retry-after")).toBe("1");
+});
+
 test("bad options throw OptionError; an app that fails to start rejects", async () => {
   await expect(createHandler({ target: "m:app", workers: 0 })).rejects.toThrow(OptionError);
   await expect(createHandler({ ...base, target: "nope_module:app", logLevel: "critical" })).rejects.toThrow("No module named 'nope_module'");
