@@ -1,6 +1,6 @@
-"""examples/deploy/nginx.conf in front of two real granian-ts instances: both are restarted one
-after the other (SIGTERM, drain, start again) while wrk and slow streaming requests go through
-nginx, and the clients see no failed request."""
+"""examples/deploy/nginx.conf in front of two real granian-ts instances: both are rolled one
+after the other (SIGTERM, drain, start again; or SIGHUP, the workers replaced in place) while
+wrk and slow streaming requests go through nginx, and the clients see no failed request."""
 import re
 import shutil
 import signal
@@ -159,8 +159,10 @@ def sockets_dir(tmp_path):
     shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.mark.parametrize("transport", ["uds", "tcp"])
-def test_rolling_restart_through_nginx_loses_no_request(tmp_path, sockets_dir, transport):
+# restart: stop (SIGTERM: drain, exit 0) and start again, one instance after the other, as a
+# deploy of a new version does; sighup: each instance replaces its worker in place.
+@pytest.mark.parametrize("transport,roll", [("uds", "restart"), ("tcp", "restart"), ("uds", "sighup")])
+def test_rolling_restart_through_nginx_loses_no_request(tmp_path, sockets_dir, transport, roll):
     apps, proxy, clients, wrk = [], None, None, None
     try:
         apps = [Instance(transport, sockets_dir, n).start() for n in (1, 2)]
@@ -171,11 +173,18 @@ def test_rolling_restart_through_nginx_loses_no_request(tmp_path, sockets_dir, t
         for app in apps:
             clients.wait_for_pid(app.worker_pid())
         for app in apps:
-            assert app.server.stop(signal.SIGTERM) == 0, app.server.log
-            assert "shutting down" in app.server.log
-            app.start()
-            # Back in nginx's pool: requests through nginx reach the new instance.
-            clients.wait_for_pid(app.worker_pid())
+            before = app.worker_pid()
+            if roll == "restart":
+                assert app.server.stop(signal.SIGTERM) == 0, app.server.log
+                assert "shutting down" in app.server.log
+                app.start()
+            else:
+                app.server.proc.send_signal(signal.SIGHUP)
+                assert app.server.wait_for_log("rolling restart done", timeout=30), app.server.log
+            after = app.worker_pid()
+            assert after != before
+            # Requests through nginx reach the new worker.
+            clients.wait_for_pid(after)
     finally:
         out = ""
         if wrk:
