@@ -9,7 +9,7 @@ import { WorkerBridge, type AccessLogger } from "./_bridge.ts";
 import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
 import { setLogLevel } from "./_log.ts";
 import { websocketHandlers, type WsSession } from "./_websocket.ts";
-import { serveHTTP } from "./_http.ts";
+import { closingConnections, serveHTTP } from "./_http.ts";
 import { serveTLS } from "./tls.ts";
 
 declare const self: Worker;
@@ -53,6 +53,7 @@ async function start(c: ListenerConfig) {
   setLogLevel(c.logLevel);
   bridge = makeBridge(c.socketPath);
   await bridge.connect();
+  const handle = (req: Request, srv: Server<unknown>) => bridge!.handle(req, srv);
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
   // idleTimeout and http1/http2 apply on a Unix socket too.
   const options = {
@@ -62,7 +63,7 @@ async function start(c: ListenerConfig) {
     development: false,
     // Bodies stream through with flow control, so Bun's whole-body cap does not apply.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: (req: Request, srv: Server<unknown>) => bridge!.handle(req, srv),
+    fetch: c.http.keepAlive ? handle : closingConnections(handle),
     websocket: websocketHandlers({
       maxMessageSize: c.wsMaxMessageSize,
       pingInterval: c.wsPingInterval,
