@@ -55,7 +55,6 @@ export function serveHTTP(h: HTTPConfig) {
   return {
     http1: h.mode !== "2",
     http2: h.mode !== "1",
-    ...(h.http3 ? { http3: true } : {}),
     idleTimeout: h.idleTimeout,
   };
 }

@@ -11,12 +11,16 @@ import { setLogLevel } from "./_log.ts";
 import { websocketHandlers, type WsSession } from "./_websocket.ts";
 import { closingConnections, serveHTTP } from "./_http.ts";
 import { serveTLS } from "./tls.ts";
+import { advertiseHTTP3, serveHTTP3 } from "./_http3.ts";
 
 declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
 
 let server: Server<unknown> | null = null;
 let bridge: WorkerBridge | null = null;
+/** --http3: the UDP listener and its own bridge (src/_http3.ts). */
+let h3: Server<unknown> | null = null;
+let h3bridge: WorkerBridge | null = null;
 let config: ListenerConfig;
 
 function accessLogger(log: typeof consola): AccessLogger {
@@ -27,17 +31,18 @@ function accessLogger(log: typeof consola): AccessLogger {
   };
 }
 
-function makeBridge(socketPath: string) {
+function makeBridge(socketPath: string, http: "auto" | "1" | "2" | "3" = config.http.mode) {
+  const srv = () => (http === "3" ? h3 : server);
   const b = new WorkerBridge({
     socketPath,
     scheme: config.tls ? "https" : "http",
-    http: config.http.mode,
+    http,
     // Long-running requests (slow apps, long polls) must not be cut by the idle timer that
     // bounds idle keep-alive connections and slow headers: held requests lift it.
-    hold: (req) => server?.timeout(req, 0),
+    hold: (req) => srv()?.timeout(req, 0),
     unhold: (req) => {
       try {
-        server?.timeout(req, config.http.idleTimeout);
+        srv()?.timeout(req, config.http.idleTimeout);
       } catch {}
     },
     backpressure: config.backpressure,
@@ -53,7 +58,8 @@ async function start(c: ListenerConfig) {
   setLogLevel(c.logLevel);
   bridge = makeBridge(c.socketPath);
   await bridge.connect();
-  const handle = (req: Request, srv: Server<unknown>) => bridge!.handle(req, srv);
+  const direct = (req: Request, srv: Server<unknown>) => bridge!.handle(req, srv);
+  const handle = c.http.http3 ? advertiseHTTP3(direct, () => server!.port!) : direct;
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
   // idleTimeout and http1/http2 apply on a Unix socket too.
   const options = {
@@ -75,6 +81,11 @@ async function start(c: ListenerConfig) {
     },
   };
   server = Bun.serve(options as Bun.Serve.Options<WsSession>);
+  if (c.http.http3) {
+    h3bridge = makeBridge(c.socketPath, "3");
+    await h3bridge.connect();
+    h3 = Bun.serve(serveHTTP3(c, server.port!, (req, srv) => h3bridge!.handle(req, srv)) as Bun.Serve.Options<unknown>);
+  }
   post({ type: "listening", port: server.port ?? 0 });
 }
 
@@ -90,6 +101,14 @@ async function stop(timeoutMs: number) {
     await Promise.race([Promise.all([graceful, bridge?.drained()]), timer]);
     await s.stop(true);
   }
+  if (h3) {
+    const s = h3;
+    h3 = null;
+    const timer = new Promise((r) => setTimeout(r, timeoutMs));
+    await Promise.race([Promise.all([s.stop(false), h3bridge?.drained()]), timer]);
+    await s.stop(true);
+  }
+  h3bridge?.close();
   bridge?.close();
   post({ type: "stopped" });
   process.exit(0);
@@ -104,6 +123,10 @@ self.onmessage = (ev: MessageEvent<ListenerCommand>) => {
     case "reconnect":
       bridge = makeBridge(cmd.socketPath);
       bridge.connect().catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
+      if (h3bridge) {
+        h3bridge = makeBridge(cmd.socketPath, "3");
+        h3bridge.connect().catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
+      }
       break;
     case "stop":
       stop(cmd.timeoutMs);
