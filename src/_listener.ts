@@ -1,12 +1,14 @@
 /**
  * A listener thread: its own Bun.serve on the shared port (SO_REUSEPORT spreads connections
- * across threads) and its own connection to its Python worker. Started by the supervisor
- * (src/_supervisor.ts) with a "start" message.
+ * across threads) and its own connection to every Python worker, which its `WorkerPool`
+ * (src/_routing.ts) routes requests over. Started by the supervisor (src/_supervisor.ts) with
+ * a "start" message; "attach" and "detach" follow the workers as they come and go.
  */
 import type { Server } from "bun";
 import { consola } from "consola";
 import { WorkerBridge, type AccessLogger } from "./_bridge.ts";
-import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
+import { RoutingTable, WorkerPool } from "./_routing.ts";
+import type { ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "./types.ts";
 import { setLogLevel } from "./_log.ts";
 import { websocketHandlers, type WsSession } from "./_websocket.ts";
 import { closingConnections, serveHTTP } from "./_http.ts";
@@ -17,10 +19,10 @@ declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
 
 let server: Server<unknown> | null = null;
-let bridge: WorkerBridge | null = null;
-/** --http3: the UDP listener and its own bridge (src/_http3.ts). */
+let pool: WorkerPool;
+/** --http3: the UDP listener and its pool of bridges that tell the app "3" (src/_http3.ts). */
 let h3: Server<unknown> | null = null;
-let h3bridge: WorkerBridge | null = null;
+let h3pool: WorkerPool | null = null;
 let config: ListenerConfig;
 
 function accessLogger(log: typeof consola): AccessLogger {
@@ -31,10 +33,17 @@ function accessLogger(log: typeof consola): AccessLogger {
   };
 }
 
-function makeBridge(socketPath: string, http: "auto" | "1" | "2" | "3" = config.http.mode) {
-  const srv = () => (http === "3" ? h3 : server);
-  const b = new WorkerBridge({
-    socketPath,
+/** Connect to the worker of `a.slot`; the pool routes to it once it is connected. */
+async function attach(a: WorkerAddress): Promise<void> {
+  await Promise.all([
+    connectBridge(a, pool, config.http.mode, () => server),
+    h3pool && connectBridge(a, h3pool, "3", () => h3),
+  ]);
+}
+
+async function connectBridge(a: WorkerAddress, pool: WorkerPool, http: "auto" | "1" | "2" | "3", srv: () => Server<unknown> | null) {
+  const b: WorkerBridge = new WorkerBridge({
+    socketPath: a.socketPath,
     scheme: config.tls ? "https" : "http",
     http,
     // Long-running requests (slow apps, long polls) must not be cut by the idle timer that
@@ -45,20 +54,47 @@ function makeBridge(socketPath: string, http: "auto" | "1" | "2" | "3" = config.
         srv()?.timeout(req, config.http.idleTimeout);
       } catch {}
     },
-    backpressure: config.backpressure,
+    // The pool holds requests back (over all threads); the bridge never queues.
+    backpressure: Number.MAX_SAFE_INTEGER,
     websocket: config.ws,
     accessLog: config.accessLog ? accessLogger(consola.withTag("access")) : undefined,
-    onClose: () => post({ type: "disconnected" }),
+    onClose: () => pool.detach(a.slot, b),
+    onRelease: () => pool.released(a.slot),
   });
-  return b;
+  await b.connect();
+  pool.attach(a.slot, b);
 }
 
-async function start(c: ListenerConfig) {
+/** Let the slot's requests and websockets finish (bounded), then disconnect from its worker. */
+async function detach(slot: number, timeoutMs: number) {
+  await Promise.all([detachFrom(pool, slot, timeoutMs), h3pool && detachFrom(h3pool, slot, timeoutMs)]);
+  post({ type: "detached", slot });
+}
+
+async function detachFrom(pool: WorkerPool, slot: number, timeoutMs: number) {
+  const b = pool.bridge(slot);
+  if (b) {
+    const deadline = performance.now() + timeoutMs;
+    await Promise.race([b.drained(), Bun.sleep(timeoutMs)]);
+    while (b.websockets > 0 && b.connected && performance.now() < deadline) await Bun.sleep(20);
+    b.closeWebsockets(1012, "service restart"); // RFC 6455 §7.4.1 (IANA registry): try again
+    pool.detach(slot, b);
+    b.close();
+  }
+}
+
+async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddress[]) {
   config = c;
   setLogLevel(c.logLevel);
-  bridge = makeBridge(c.socketPath);
-  await bridge.connect();
-  const direct = (req: Request, srv: Server<unknown>) => bridge!.handle(req, srv);
+  pool = new WorkerPool(table, {
+    backpressure: c.backpressure,
+    queueSize: c.backpressureQueue,
+    queueTimeoutMs: c.backpressureTimeoutMs,
+  });
+  // Both pools count on the same table: a worker's backpressure covers its HTTP/3 requests too.
+  if (c.http.http3) h3pool = new WorkerPool(table, { backpressure: c.backpressure, queueSize: c.backpressureQueue, queueTimeoutMs: c.backpressureTimeoutMs });
+  await Promise.all(workers.map(attach));
+  const direct = (req: Request, srv: Server<unknown>) => pool.handle(req, srv);
   const handle = c.http.http3 ? advertiseHTTP3(direct, () => server!.port!) : direct;
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
   // idleTimeout and http1/http2 apply on a Unix socket too.
@@ -81,52 +117,69 @@ async function start(c: ListenerConfig) {
     },
   };
   server = Bun.serve(options as Bun.Serve.Options<WsSession>);
-  if (c.http.http3) {
-    h3bridge = makeBridge(c.socketPath, "3");
-    await h3bridge.connect();
-    h3 = Bun.serve(serveHTTP3(c, server.port!, (req, srv) => h3bridge!.handle(req, srv)) as Bun.Serve.Options<unknown>);
+  if (h3pool) {
+    const p = h3pool;
+    h3 = Bun.serve(serveHTTP3(c, server.port!, (req, srv) => p.handle(req, srv)) as Bun.Serve.Options<unknown>);
   }
   post({ type: "listening", port: server.port ?? 0 });
 }
+
+/** How long a draining listener keeps accepting while busy connections learn they must close. */
+const CLOSE_NOTICE_MS = 500;
 
 async function stop(timeoutMs: number) {
   if (server) {
     const s = server;
     server = null;
-    // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
-    bridge?.closeWebsockets(1001, "server shutting down");
+    const bridges = pool.bridgesInUse;
+    for (const b of bridges) {
+      // Keep-alive clients must send no new request on a connection that is about to close.
+      b.closing = true;
+      // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
+      b.closeWebsockets(1001, "server shutting down");
+    }
+    // Busy keep-alive connections get their `Connection: close` on the next response before
+    // the port closes: a client whose connection is closed under it, between two requests,
+    // sees an error where it would otherwise just reconnect.
+    if (s.pendingRequests > 0) await Bun.sleep(Math.min(CLOSE_NOTICE_MS, timeoutMs));
     // Stop accepting; in-flight requests go on until they finish or the timeout hits.
     const graceful = s.stop(false);
     const timer = new Promise((r) => setTimeout(r, timeoutMs));
-    await Promise.race([Promise.all([graceful, bridge?.drained()]), timer]);
+    await Promise.race([Promise.all([graceful, ...bridges.map((b) => b.drained())]), timer]);
+    pool.refuseQueued();
     await s.stop(true);
   }
-  if (h3) {
+  if (h3 && h3pool) {
     const s = h3;
     h3 = null;
     const timer = new Promise((r) => setTimeout(r, timeoutMs));
-    await Promise.race([Promise.all([s.stop(false), h3bridge?.drained()]), timer]);
+    await Promise.race([Promise.all([s.stop(false), ...h3pool.bridgesInUse.map((b) => b.drained())]), timer]);
+    h3pool.refuseQueued();
     await s.stop(true);
   }
-  h3bridge?.close();
-  bridge?.close();
+  for (const b of [...(pool?.bridgesInUse ?? []), ...(h3pool?.bridgesInUse ?? [])]) b.close();
   post({ type: "stopped" });
   process.exit(0);
 }
+
+const failed = (err: unknown) => String((err as Error)?.message ?? err);
 
 self.onmessage = (ev: MessageEvent<ListenerCommand>) => {
   const cmd = ev.data;
   switch (cmd.type) {
     case "start":
-      start(cmd.config).catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
+      start(cmd.config, new RoutingTable(cmd.slots, cmd.table), cmd.attach).catch((err) =>
+        post({ type: "error", message: failed(err) }),
+      );
       break;
-    case "reconnect":
-      bridge = makeBridge(cmd.socketPath);
-      bridge.connect().catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
-      if (h3bridge) {
-        h3bridge = makeBridge(cmd.socketPath, "3");
-        h3bridge.connect().catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
-      }
+    case "attach":
+      attach(cmd).then(
+        () => post({ type: "attached", slot: cmd.slot }),
+        (err) => post({ type: "attached", slot: cmd.slot, error: failed(err) }),
+      );
+      break;
+    case "detach":
+      detach(cmd.slot, cmd.timeoutMs);
       break;
     case "stop":
       stop(cmd.timeoutMs);
