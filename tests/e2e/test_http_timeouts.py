@@ -1,7 +1,7 @@
-"""Connections do not stay open forever: an idle keep-alive connection and a client sending its
-headers too slowly are closed after --http1-header-read-timeout (Bun's idle timer, whole
-seconds, checked every few seconds); a slow app is not cut by it, and the connection's timer
-is back once its response went out."""
+"""Connections do not stay open forever: an idle keep-alive connection is closed after
+--http1-header-read-timeout (Bun's idle timer, whole seconds, checked every few seconds), a
+client sending its headers too slowly after Bun's own ~10 s; a slow app is not cut by the idle
+timer, and the connection's timer is back once its response went out."""
 import socket
 import time
 
