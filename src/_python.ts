@@ -49,7 +49,7 @@ export class PythonWorker {
       "--server-host", o.address,
       "--server-port", String(o.port),
       "--log-level", o.logLevel,
-      "--root-path", o.rootPath,
+      "--root-path", o.urlPathPrefix,
       "--blocking-threads", String(o.blockingThreads),
       "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
     ];
