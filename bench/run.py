@@ -73,6 +73,17 @@ def _specs(*specs: ServerSpec) -> Dict[str, ServerSpec]:
     return {spec.name: spec for spec in specs}
 
 
+def _embedded(interface: str, target: str) -> ServerSpec:
+    """granian-ts's createHandler inside a plain Bun.serve (bench/embedded.ts), one worker."""
+    return ServerSpec(
+        "embedded",
+        lambda args, port: [
+            str(BUN), "bench/embedded.ts", interface, str(port), args.python, str(args.blocking_threads), target,
+        ],
+        _granian_ts_version,
+    )
+
+
 # Per interface: the servers compared, granian-ts first (the ratios are granian-ts to each).
 SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
     "asgi": _specs(
@@ -87,6 +98,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             ],
             _granian_ts_version,
         ),
+        _embedded("asgi", "bench_app:app"),
         ServerSpec(
             "granian",
             lambda args, port: [
@@ -123,6 +135,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             ],
             _granian_ts_version,
         ),
+        _embedded("wsgi", "wsgi_app:app"),
         ServerSpec(
             "granian",
             lambda args, port: [
@@ -159,6 +172,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             ],
             _granian_ts_version,
         ),
+        _embedded("rsgi", "rsgi_app:app"),
         ServerSpec(
             "granian",
             lambda args, port: [
