@@ -5,15 +5,19 @@
 import http from "node:http";
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
-import { resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
+import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
 import { setLogLevel } from "./_log.ts";
 import { ensurePortFree } from "./_port.ts";
 import { watchForReload } from "./_reload.ts";
 import { WorkerSupervisor } from "./_supervisor.ts";
-import type { ServerHandle } from "./types.ts";
+import type { ListenConfig, ServerHandle } from "./types.ts";
+import { resolveHTTP } from "./_http.ts";
+import { resolveTLS } from "./tls.ts";
+import { resolveUDS } from "./_uds.ts";
 
 export class Granian implements ServerHandle {
   readonly options: ResolvedOptions;
+  private readonly listen: ListenConfig;
   private supervisor: WorkerSupervisor | null = null;
   private unwatch: (() => void) | null = null;
 
@@ -21,6 +25,12 @@ export class Granian implements ServerHandle {
   constructor(options: GranianOptions) {
     this.options = resolveOptions(options as Record<string, unknown>);
     getInterface(this.options.interface);
+    // Files are read and checked here, before any worker starts: a bad certificate is one line.
+    const tls = resolveTLS(this.options);
+    if (this.options.http3 && !tls) throw new OptionError("--http3 needs TLS (--ssl-certificate and --ssl-keyfile)");
+    const uds = resolveUDS(this.options);
+    if (this.options.http3 && uds) throw new OptionError("--http3 needs a UDP port: it cannot be served on --uds");
+    this.listen = { http: resolveHTTP(this.options, false), tls, uds };
   }
 
   get port(): number {
@@ -34,11 +44,12 @@ export class Granian implements ServerHandle {
   async serve(): Promise<void> {
     if (this.supervisor) throw new Error("this server is already serving");
     setLogLevel(this.options.logLevel);
+    resolveHTTP(this.options); // the start-up warnings for options Bun cannot apply
     // Bun's request-head limit is one process-wide setting, read by every listener thread's
     // parser: Bun makes node:http's maxHeaderSize writable for this (typed read-only after Node).
     (http as { maxHeaderSize: number }).maxHeaderSize = this.options.http1BufferSize;
-    ensurePortFree(this.options.address, this.options.port);
-    this.supervisor = new WorkerSupervisor(this.options);
+    if (!this.listen.uds) ensurePortFree(this.options.address, this.options.port);
+    this.supervisor = new WorkerSupervisor(this.options, this.listen);
     await this.supervisor.start();
     if (this.options.reload) {
       const sup = this.supervisor;

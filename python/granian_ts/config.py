@@ -39,6 +39,7 @@ class Config:
     working_dir: str = field(default=".", metadata=_option("directory to chdir into and import the app from"))
     server_host: str = field(default="127.0.0.1", metadata=_option("host Bun listens on, for scope['server']"))
     server_port: int = field(default=8000, metadata=_option("port Bun listens on, for scope['server']", type=int))
+    server_unix: bool = field(default=False, metadata=_option("Bun listens on a Unix socket: server_host is its path", action="store_true"))
     log_level: str = field(default="info", metadata=_option("worker log level", choices=tuple(LOG_LEVELS)))
     root_path: str = field(default="", metadata=_option("ASGI root_path / WSGI SCRIPT_NAME (mount point behind a proxy)"))
     blocking_threads: int = field(default=1, metadata=_option("threads running a WSGI app", type=_at_least(1)))

@@ -46,6 +46,23 @@ function otherValue(name: OptionName): string {
   }
 }
 
+/** A valid value other than `otherValue`. */
+function secondValue(name: OptionName): string {
+  const spec = OPTIONS[name] as Spec;
+  switch (spec.kind) {
+    case "int":
+      return String(Number(otherValue(name)) + 1 <= spec.max! ? Number(otherValue(name)) + 1 : spec.min!);
+    case "enum":
+      return spec.choices!.find((c) => c !== otherValue(name))!;
+    case "bool":
+      return otherValue(name) === "true" ? "false" : "true";
+    case "string":
+      return "/y";
+    default:
+      throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
+  }
+}
+
 describe("every option in the table", () => {
   test("serve --help lists each flag, its aliases, its --no- form and its env var", async () => {
     const r = await cli(["serve", "--help"]);
@@ -66,7 +83,8 @@ describe("every option in the table", () => {
       const dflt = resolveOptions({ target }, {})[name];
       expect({ name, value: fromEnv }).toEqual({ name, value: resolveOptions({ target, [name]: otherValue(name) }, {})[name] });
       expect({ name, value: fromEnv }).not.toEqual({ name, value: dflt });
-      expect({ name, value: resolveOptions({ target, [name]: dflt }, env)[name] }).toEqual({ name, value: dflt });
+      const explicit = { target, [name]: secondValue(name) };
+      expect({ name, value: resolveOptions(explicit, env)[name] }).toEqual({ name, value: resolveOptions(explicit, {})[name] });
     }
   });
 
