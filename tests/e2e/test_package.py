@@ -6,12 +6,11 @@ import signal
 import time
 import subprocess
 import sys
-import threading
 
 import httpx
 import pytest
 
-from _server import APPS, ROOT, LISTENING, tree_pids
+from _server import APPS, ROOT, Server, tree_pids
 from test_cli import _alive, _exe, finished_whole, in_flight
 
 # Not the variables of an outer `npm test`: they would point the inner npm at this checkout.
@@ -68,35 +67,13 @@ def test_an_unknown_option_exits_2(installed, via):
     assert p.stderr.strip().splitlines()[-1] == "error: no such option: --foo"
 
 
-class Started:
-    def __init__(self, argv, cwd):
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     start_new_session=True)
-        self.lines, self.port, self.ready = [], None, threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        assert self.ready.wait(60) and self.port, self.log
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            m = LISTENING.search(line)
-            if m and self.port is None:
-                self.port = int(m.group(1))
-                self.ready.set()
-        self.ready.set()
-
-    @property
-    def log(self):
-        return "".join(self.lines)
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def kill(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
+def start(app, runner):
+    """`serve` through `runner`, from the app's directory (where npx finds the installed bin)."""
+    s = Server("raw_asgi:app")
+    s.env = ENV
+    # exec: the process the test signals is npx (npm) or bunx itself, as a user's would be.
+    s.argv = ["sh", "-c", 'cd "$0" && exec "$@"', str(app), *runner, *SERVE]
+    return s.start(timeout=60)
 
 
 # (how, signal, who gets it, the exit code of the command the user ran)
@@ -115,7 +92,7 @@ CASES = [
 @pytest.mark.parametrize("via,sig,target,code", CASES, ids=[f"{c[0]}-{c[1].name}-{c[2]}" for c in CASES])
 def test_serve_then_a_signal_drains(installed, via, sig, target, code):
     app, _ = installed
-    s = Started([*runners(app)[via], *SERVE], app)
+    s = start(app, runners(app)[via])
     try:
         assert httpx.get(s.url + "/scope").status_code == 200
         tree = tree_pids(s.proc.pid)
@@ -136,4 +113,4 @@ def test_serve_then_a_signal_drains(installed, via, sig, target, code):
         assert "shutting down" in s.log
         assert "Application shutdown complete" in s.log  # lifespan shutdown ran: a graceful stop
     finally:
-        s.kill()
+        s.stop(signal.SIGKILL)
