@@ -12,6 +12,8 @@ import { OPTIONS, envOf, flagsOf, resolveOptions, type OptionName } from "../../
 const BIN = join(import.meta.dir, "../../bin/granian-ts.mjs");
 type Spec = { kind: string; default: unknown; min?: number; max?: number; choices?: readonly string[]; positional?: true };
 const NAMES = (Object.keys(OPTIONS) as OptionName[]).filter((n) => !(OPTIONS[n] as Spec).positional);
+/** Kinds whose values are numbers in [min, max] (a duration is whole seconds, or 1h30m-style). */
+const NUMERIC = ["int", "float", "duration"];
 
 async function cli(args: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn([process.execPath, BIN, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
@@ -32,9 +34,11 @@ async function expectRefused(args: string[], what: string, env: Record<string, s
 /** A valid value that is not the default, as the CLI and the environment spell it. */
 function otherValue(name: OptionName): string {
   const spec = OPTIONS[name] as Spec;
+  if (NUMERIC.includes(spec.kind)) {
+    const v = Math.floor(spec.min!) + 1;
+    return String(spec.default === v ? v + 1 : v);
+  }
   switch (spec.kind) {
-    case "int":
-      return String(spec.default === spec.min! + 1 ? spec.min! + 2 : spec.min! + 1);
     case "enum":
       return spec.choices!.find((c) => c !== spec.default)!;
     case "bool":
@@ -49,9 +53,8 @@ function otherValue(name: OptionName): string {
 /** A valid value other than `otherValue`. */
 function secondValue(name: OptionName): string {
   const spec = OPTIONS[name] as Spec;
+  if (NUMERIC.includes(spec.kind)) return String(Number(otherValue(name)) + 1);
   switch (spec.kind) {
-    case "int":
-      return String(Number(otherValue(name)) + 1 <= spec.max! ? Number(otherValue(name)) + 1 : spec.min!);
     case "enum":
       return spec.choices!.find((c) => c !== otherValue(name))!;
     case "bool":
@@ -102,10 +105,12 @@ describe("every option in the table", () => {
     for (const name of NAMES) {
       const spec = OPTIONS[name] as Spec;
       for (const flag of flagsOf(name).map((f) => `--${f}`)) {
+        if (NUMERIC.includes(spec.kind)) {
+          cases.push([[flag, "x"], flag], [[flag, String(spec.max! + 1)], flag], [[flag, String(spec.min! - 1)], flag]);
+          if (spec.kind === "duration") cases.push([[flag, "1h30x"], flag]);
+          continue;
+        }
         switch (spec.kind) {
-          case "int":
-            cases.push([[flag, "x"], flag], [[flag, String(spec.max! + 1)], flag], [[flag, String(spec.min! - 1)], flag]);
-            break;
           case "enum":
             cases.push([[flag, "no-such-choice"], flag]);
             break;
@@ -128,7 +133,7 @@ describe("every option in the table", () => {
     for (const name of NAMES) {
       const spec = OPTIONS[name] as Spec;
       const env = envOf(name)!;
-      if (spec.kind === "int") cases.push([env, "x"], [env, String(spec.max! + 1)]);
+      if (NUMERIC.includes(spec.kind)) cases.push([env, "x"], [env, String(spec.max! + 1)]);
       else if (spec.kind === "enum") cases.push([env, "no-such-choice"]);
       else if (spec.kind === "bool") cases.push([env, "maybe"]);
       else if (spec.kind !== "string") throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
