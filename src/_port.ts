@@ -3,7 +3,9 @@
  * share one port; Linux lets any later socket with SO_REUSEPORT (same user) join it too, so a
  * second server on the same port would start silently and take half the connections. A probe
  * bind without SO_REUSEPORT, before the first listener, fails with EADDRINUSE whenever any
- * socket holds the port, with or without SO_REUSEPORT; ours bind only after it is closed.
+ * socket holds the port, with or without SO_REUSEPORT; ours bind only after it is closed. (A
+ * server that binds with SO_REUSEPORT in the instant between the probe and our first listener
+ * is not caught: the kernel gives no way to bind first and allow only our own sockets later.)
  */
 export class AddressInUseError extends Error {
   override name = "AddressInUseError";
