@@ -12,7 +12,7 @@ export const serveArgs: ArgsDef = Object.fromEntries(
       return [name, { type: "positional", required: false, description: spec.help, valueHint: "APP" }];
     const extra = [
       spec.choices ? `[${spec.choices.join("|")}]` : "",
-      spec.default !== undefined && spec.default !== "" ? `(default: ${spec.default})` : "",
+      spec.default !== undefined && String(spec.default) !== "" ? `(default: ${spec.default})` : "",
       `[env: ${envOf(name)}]`,
     ].filter(Boolean).join(" ");
     return [
@@ -22,11 +22,22 @@ export const serveArgs: ArgsDef = Object.fromEntries(
   }),
 );
 
+/** Every value of a repeatable flag (citty keeps only the last one). */
+function repeated(rawArgs: string[], flag: string): string[] | undefined {
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i]!;
+    if (a === `--${flag}` && i + 1 < rawArgs.length) out.push(rawArgs[++i]!);
+    else if (a.startsWith(`--${flag}=`)) out.push(a.slice(flag.length + 3));
+  }
+  return out.length ? out : undefined;
+}
+
 /** Turn parsed argv into API options (only what was given). */
-export function argsToOptions(args: Record<string, unknown>): Record<string, unknown> {
+export function argsToOptions(args: Record<string, unknown>, rawArgs: string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of Object.keys(OPTIONS) as OptionName[]) {
-    const v = args[name === "target" ? "target" : flagOf(name)];
+    const v = OPTIONS[name].kind === "list" ? repeated(rawArgs, flagOf(name)) : args[name === "target" ? "target" : flagOf(name)];
     if (v !== undefined) out[name] = v;
   }
   return out;
@@ -35,8 +46,8 @@ export function argsToOptions(args: Record<string, unknown>): Record<string, unk
 export const serve = defineCommand({
   meta: { name: "serve", description: "Serve a Python ASGI/RSGI/WSGI application" },
   args: serveArgs,
-  async run({ args }) {
-    const server = new Granian(argsToOptions(args) as never);
+  async run({ args, rawArgs }) {
+    const server = new Granian(argsToOptions(args, rawArgs) as never);
     let stopping = false;
     const onSignal = (sig: string) => {
       if (stopping) {

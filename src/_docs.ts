@@ -15,10 +15,14 @@ export function optionsTable(): string {
   for (const name of Object.keys(OPTIONS) as OptionName[]) {
     const spec = OPTIONS[name] as { kind: string; default: unknown; help: string; choices?: readonly string[]; positional?: true };
     if (spec.positional) continue;
+    const repeat = spec.kind === "list" ? " (repeatable)" : "";
     const flag = spec.kind === "bool" ? `--${flagOf(name)}` + (spec.default === true ? ` / --no-${flagOf(name)}` : "") : `--${flagOf(name)}`;
-    const dflt = spec.default === undefined ? "see meaning" : spec.default === "" ? '`""`' : `\`${String(spec.default)}\``;
+    const dflt =
+      spec.default === undefined || (Array.isArray(spec.default) && spec.default.length === 0)
+        ? "see meaning"
+        : spec.default === "" ? '`""`' : `\`${String(spec.default)}\``;
     const choices = spec.choices ? ` (${spec.choices.map((c) => `\`${c}\``).join(", ")})` : "";
-    rows.push(`| \`${flag}\` | \`${envOf(name)}\` | ${dflt} | ${cell(spec.help)}${choices} |`);
+    rows.push(`| \`${flag}\`${repeat} | \`${envOf(name)}\` | ${dflt} | ${cell(spec.help)}${choices} |`);
   }
   return rows.join("\n");
 }

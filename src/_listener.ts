@@ -9,6 +9,7 @@ import { WorkerBridge, type AccessLogger } from "./_bridge.ts";
 import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
 import { setLogLevel } from "./_log.ts";
 import { websocketHandlers } from "./_websocket.ts";
+import { withStaticFiles } from "./static/index.ts";
 
 declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
@@ -54,7 +55,7 @@ async function start(c: ListenerConfig) {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Long-running requests (slow apps, long polls) must not be cut by Bun's 10 s default.
     idleTimeout: 0,
-    fetch: (req, srv) => bridge!.handle(req, srv),
+    fetch: withStaticFiles(c.options, (req, srv) => bridge!.handle(req, srv)),
     websocket: websocketHandlers({
       maxMessageSize: c.wsMaxMessageSize,
       pingInterval: c.wsPingInterval,

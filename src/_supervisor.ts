@@ -74,6 +74,7 @@ export class WorkerSupervisor {
     const cmd: ListenerCommand = {
       type: "start",
       config: {
+        options: o,
         socketPath: w.socketPath,
         hostname: o.address,
         port: this.port,

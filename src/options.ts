@@ -6,7 +6,12 @@
 
 import { resolve as resolvePath } from "node:path";
 
-type Kind = "string" | "int" | "bool" | "enum";
+/**
+ * `duration`: seconds, given as an integer or a human duration like Granian's (`1d`, `6h`,
+ * `1h30m`, `45s`). `list`: a repeatable option (each flag adds one value; an env var holds
+ * them separated by whitespace, as click reads Granian's).
+ */
+type Kind = "string" | "int" | "bool" | "enum" | "duration" | "list";
 
 interface OptionSpec<K extends Kind = Kind, C extends readonly string[] = readonly string[]> {
   /** camelCase key in the TS API; the CLI flag is its kebab-case form. */
@@ -56,13 +61,19 @@ export const OPTIONS = {
   wsPingInterval: opt({ kind: "int", default: 0, min: 0, max: 960, help: "Seconds between server pings on an idle websocket (Bun rounds 1-7 up to 8); a client that does not answer is closed; 0: no pings, no idle timeout" }),
   wsCompression: opt({ kind: "bool", default: false, help: "Offer permessage-deflate compression on websockets" }),
   wsMaxMessageSize: opt({ kind: "int", default: 16 * 1024 * 1024, min: 1, max: 0xffffffff, help: "Largest websocket message a client may send, in bytes; larger ones close with 1009" }),
+  staticPathRoute: opt({ kind: "list", default: ["/static"], help: "URL route(s) served from static files by Bun, before the app; paired in order with --static-path-mount" }),
+  staticPathMount: opt({ kind: "list", default: [], help: "Directory (or directories) served at the matching --static-path-route" }),
+  staticPathDirToFile: opt({ kind: "string", default: undefined, help: "File served for a request of a static directory (e.g. index.html); without it a directory is a 404" }),
+  staticPathExpires: opt({ kind: "duration", default: 86400, min: 0, max: 10 * 365 * 86400, help: "Cache-Control max-age of static files (seconds or e.g. 1d, 6h); 0: no Cache-Control" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
 
-type ValueOf<S> = S extends { kind: "int" }
+type ValueOf<S> = S extends { kind: "int" | "duration" }
   ? number
+  : S extends { kind: "list" }
+    ? string[]
   : S extends { kind: "bool" }
     ? boolean
     : S extends { kind: "enum"; choices: readonly (infer C)[] }
@@ -99,6 +110,10 @@ function describe(spec: OptionSpec): string {
   switch (spec.kind) {
     case "int":
       return `an integer from ${spec.min} to ${spec.max}`;
+    case "duration":
+      return `seconds or a duration like 1h30m, from ${spec.min} to ${spec.max}`;
+    case "list":
+      return "one or more strings";
     case "bool":
       return "true or false";
     case "enum":
@@ -106,6 +121,17 @@ function describe(spec: OptionSpec): string {
     default:
       return "a string";
   }
+}
+
+const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+
+/** Seconds in `90`, `1d`, `1h30m`, `45s` (Granian's Duration); NaN otherwise. */
+export function parseDuration(s: string): number {
+  s = s.trim();
+  if (/^\d+$/.test(s)) return Number(s);
+  const m = s ? DURATION.exec(s) : null;
+  if (!m) return NaN;
+  return Number(m[1] ?? 0) * 86400 + Number(m[2] ?? 0) * 3600 + Number(m[3] ?? 0) * 60 + Number(m[4] ?? 0);
 }
 
 /** Parse and check one value (from the API, argv or env) against its spec. */
@@ -119,6 +145,16 @@ export function parseOption(name: OptionName, raw: unknown, source = `--${flagOf
       const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) fail();
       return n;
+    }
+    case "duration": {
+      const n = typeof raw === "number" ? raw : parseDuration(String(raw));
+      if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) fail();
+      return n;
+    }
+    case "list": {
+      const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/\s+/).filter(Boolean) : fail();
+      if (!list.every((v) => typeof v === "string")) fail();
+      return list;
     }
     case "bool": {
       if (typeof raw === "boolean") return raw;

@@ -8,6 +8,7 @@ import { resolveOptions, type GranianOptions, type ResolvedOptions } from "./opt
 import { setLogLevel } from "./_log.ts";
 import { watchForReload } from "./_reload.ts";
 import { WorkerSupervisor } from "./_supervisor.ts";
+import { staticConfig } from "./static/index.ts";
 import type { ServerHandle } from "./types.ts";
 
 export class Granian implements ServerHandle {
@@ -19,6 +20,7 @@ export class Granian implements ServerHandle {
   constructor(options: GranianOptions) {
     this.options = resolveOptions(options as Record<string, unknown>);
     getInterface(this.options.interface);
+    staticConfig(this.options); // bad mounts fail here, before anything starts
   }
 
   get port(): number {

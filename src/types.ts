@@ -30,6 +30,8 @@ export type ListenerCommand =
   | { type: "stop"; timeoutMs: number };
 
 export interface ListenerConfig {
+  /** All resolved options, for the units the listener composes (static files, logs, metrics). */
+  options: import("./options.ts").ResolvedOptions;
   socketPath: string;
   hostname: string;
   port: number;

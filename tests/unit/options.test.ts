@@ -68,6 +68,18 @@ describe("option table", () => {
     expect(() => resolveOptions({ target: "not a target" }, {})).toThrow("invalid value for APP");
   });
 
+  test("durations take seconds or Granian's human form; lists repeat", () => {
+    expect(resolveOptions({ target: "m" }, {}).staticPathExpires).toBe(86400);
+    for (const [given, secs] of [["90", 90], ["1d", 86400], ["1h30m", 5400], ["2m5s", 125], ["0", 0], [7, 7]] as const)
+      expect(resolveOptions({ target: "m", staticPathExpires: given }, {}).staticPathExpires).toBe(secs);
+    expect(resolveOptions({ target: "m" }, { GRANIAN_STATIC_PATH_EXPIRES: "6h" }).staticPathExpires).toBe(21600);
+    for (const bad of ["soon", "1x", "-1", "1.5h", "h"])
+      expect(() => resolveOptions({ target: "m", staticPathExpires: bad }, {})).toThrow("invalid value for --static-path-expires");
+    expect(resolveOptions({ target: "m" }, {}).staticPathRoute).toEqual(["/static"]);
+    expect(resolveOptions({ target: "m", staticPathMount: ["a", "b"] }, {}).staticPathMount).toEqual(["a", "b"]);
+    expect(resolveOptions({ target: "m" }, { GRANIAN_STATIC_PATH_MOUNT: "a  b" }).staticPathMount).toEqual(["a", "b"]);
+  });
+
   test("every option has help, and flags are kebab-case", () => {
     for (const [name, spec] of Object.entries(OPTIONS)) {
       expect(spec.help.length).toBeGreaterThan(10);
