@@ -94,6 +94,17 @@ def _specs(*specs: ServerSpec) -> Dict[str, ServerSpec]:
 _STATIC_ARGS = ["--static-path-route", "/static", "--static-path-mount", str(STATIC_DIR)]
 
 
+def _embedded(interface: str, target: str) -> ServerSpec:
+    """granian-ts's createHandler inside a plain Bun.serve (bench/embedded.ts), one worker."""
+    return ServerSpec(
+        "embedded",
+        lambda args, port: [
+            str(BUN), "bench/embedded.ts", interface, str(port), args.python, str(args.blocking_threads), target,
+        ],
+        _granian_ts_version,
+    )
+
+
 # Per interface: the servers compared, granian-ts first (the ratios are granian-ts to each).
 SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
     "asgi": _specs(
@@ -109,6 +120,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             _granian_ts_version,
             static_args=_STATIC_ARGS,
         ),
+        _embedded("asgi", "bench_app:app"),
         ServerSpec(
             "granian",
             lambda args, port: [
@@ -147,6 +159,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             _granian_ts_version,
             static_args=_STATIC_ARGS,
         ),
+        _embedded("wsgi", "wsgi_app:app"),
         ServerSpec(
             "granian",
             lambda args, port: [
@@ -185,6 +198,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             _granian_ts_version,
             static_args=_STATIC_ARGS,
         ),
+        _embedded("rsgi", "rsgi_app:app"),
         ServerSpec(
             "granian",
             lambda args, port: [

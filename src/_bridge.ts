@@ -353,7 +353,9 @@ export class WorkerBridge {
     this.streams.delete(s.id);
     if (upgrade(this.server!, s.req, session, payload)) {
       this.opts.accessLog?.(s.req, s.client, 101, s.t0);
-      s.resolve(undefined as unknown as Response); // Bun: fetch answers an upgraded request with undefined
+      // Bun ignores what fetch answers an upgraded request; a Response keeps hosts that need one
+      // (Hono, Elysia: createHandler) happy.
+      s.resolve(new Response(null));
     } else {
       session.end(1006, "upgrade failed");
       s.resolve(BAD_GATEWAY());

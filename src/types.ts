@@ -1,6 +1,7 @@
 /**
  * The contract: the public options and the server handle. `src/server.ts` implements it.
  */
+import type { GranianOptions } from "./options.ts";
 export type { GranianOptions, ResolvedOptions, OptionName } from "./options.ts";
 
 /** What the TS side knows about an application interface (python/granian_ts/interfaces has the rest). */
@@ -51,3 +52,19 @@ export type ListenerEvent =
   | { type: "error"; message: string }
   | { type: "disconnected" }
   | { type: "stopped" };
+
+/**
+ * Options of `createHandler` (src/handler.ts): the server options, less those of a listener
+ * (the host's `Bun.serve` has the port, TLS and HTTP versions). `rootPath` is the mount point.
+ */
+export type HandlerOptions = Omit<GranianOptions, "address" | "port" | "runtimeThreads" | "http" | "backlog" | "reload" | "accessLog">;
+
+/** A Python app as a Bun fetch handler, as `createHandler` gives it. */
+export interface PythonHandler {
+  /** Pass to `Bun.serve({ fetch })`, Hono's `app.mount`, …; give it the server for client addresses and websockets. */
+  fetch(req: Request, server?: import("bun").Server<unknown>): Promise<Response> | Response;
+  /** Pass to `Bun.serve({ websocket })`: the app's websockets upgrade through the host server. */
+  readonly websocket: import("bun").WebSocketHandler<any>;
+  /** Close websockets (1001), let in-flight requests finish (bounded by shutdownTimeout), stop the workers. */
+  close(): Promise<void>;
+}
