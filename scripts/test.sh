@@ -4,6 +4,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
+# Tools the e2e tests run (tests/e2e/test_deploy_nginx.py: nginx in front, wrk as the load).
+missing=""
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+if [ -n "$missing" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
+fi
 export PATH="$PWD/node_modules/.bin:$PATH"
 tsc --noEmit -p .
 bun test
