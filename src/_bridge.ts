@@ -30,8 +30,9 @@ const BAD_GATEWAY = () =>
 const FILE_NOT_FOUND = () =>
   new Response("Not found", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
 
+/** Told about every response (src/logs/): `started` is performance.now() at arrival, `size` -1 when not known. */
 export interface AccessLogger {
-  (req: Request, client: string, status: number, started: number): void;
+  (req: Request, client: string, status: number, started: number, size: number): void;
 }
 
 /** Bodies up to this size (by content-length) are read whole rather than streamed. */
@@ -291,7 +292,7 @@ export class WorkerBridge {
     if (!s.started) {
       s.started = true;
       s.resolve(BAD_GATEWAY());
-      if (status) this.opts.accessLog?.(s.req, s.client, status, s.t0);
+      if (status) this.opts.accessLog?.(s.req, s.client, status, s.t0, -1);
     } else if (s.ctrl && !s.ended) {
       s.ended = true;
       s.waiting?.();
@@ -352,7 +353,7 @@ export class WorkerBridge {
     s.closed = true;
     this.streams.delete(s.id);
     if (upgrade(this.server!, s.req, session, payload)) {
-      this.opts.accessLog?.(s.req, s.client, 101, s.t0);
+      this.opts.accessLog?.(s.req, s.client, 101, s.t0, 0);
       // Bun ignores what fetch answers an upgraded request; a Response keeps hosts that need one
       // (Hono, Elysia: createHandler) happy.
       s.resolve(new Response(null));
@@ -366,7 +367,7 @@ export class WorkerBridge {
   private onResponse(s: Stream, flags: number, payload: Uint8Array) {
     const { status, headers, body } = decodeResponse(payload);
     s.started = true;
-    this.opts.accessLog?.(s.req, s.client, status, s.t0);
+    this.opts.accessLog?.(s.req, s.client, status, s.t0, flags & FLAG_END ? body.length : Number((headers as Record<string, string>)["content-length"] ?? -1));
     if (flags & FLAG_END) {
       s.closed = true;
       this.streams.delete(s.id);
@@ -419,7 +420,7 @@ export class WorkerBridge {
     file.exists().then(
       (exists) => {
         if (!exists) return this.fileNotFound(s, path);
-        this.opts.accessLog?.(s.req, s.client, status, s.t0);
+        this.opts.accessLog?.(s.req, s.client, status, s.t0, start === undefined ? file.size : (end ?? file.size) - start);
         const data = NULL_BODY.has(status) ? null : start === undefined ? file : file.slice(start, end);
         s.resolve(new Response(data, { status, headers }));
       },
@@ -430,7 +431,7 @@ export class WorkerBridge {
   private fileNotFound(s: Stream, path: string) {
     // Tagged here, not at import: the tag takes consola's level as it is when created.
     consola.withTag("bridge").warn(`file response: ${path} is not a file (answered 404)`);
-    this.opts.accessLog?.(s.req, s.client, 404, s.t0);
+    this.opts.accessLog?.(s.req, s.client, 404, s.t0, 9);
     s.resolve(FILE_NOT_FOUND());
   }
 

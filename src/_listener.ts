@@ -5,9 +5,9 @@
  */
 import type { Server } from "bun";
 import { consola } from "consola";
-import { WorkerBridge, type AccessLogger } from "./_bridge.ts";
+import { WorkerBridge } from "./_bridge.ts";
 import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
-import { setLogLevel } from "./_log.ts";
+import { accessLog, configureLogs, type ResponseObserver } from "./logs/index.ts";
 import { websocketHandlers } from "./_websocket.ts";
 import { withStaticFiles } from "./static/index.ts";
 
@@ -17,13 +17,14 @@ const post = (e: ListenerEvent) => self.postMessage(e);
 let server: Server<unknown> | null = null;
 let bridge: WorkerBridge | null = null;
 let config: ListenerConfig;
+/** Told about every response (access log), or undefined: then nothing is measured per request. */
+let observe: ResponseObserver | undefined;
+let flushLogs = () => {};
 
-function accessLogger(log: typeof consola): AccessLogger {
-  return (req, client, status, t0) => {
-    const url = req.url;
-    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
-    log.info(`${client} - "${req.method} ${path} HTTP/1.1" ${status} ${(performance.now() - t0).toFixed(2)}ms`);
-  };
+/** The client address as the bridge reports it (IPv4-mapped IPv6 unwrapped). */
+function clientOf(srv: Server<unknown>, req: Request): string {
+  const a = srv.requestIP(req)?.address ?? "";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
 }
 
 function makeBridge(socketPath: string) {
@@ -33,7 +34,7 @@ function makeBridge(socketPath: string) {
     httpVersion: config.http === "2" ? "2" : "1.1",
     backpressure: config.backpressure,
     websocket: config.ws,
-    accessLog: config.accessLog ? accessLogger(consola.withTag("access")) : undefined,
+    accessLog: observe,
     onClose: () => post({ type: "disconnected" }),
   });
   return b;
@@ -41,7 +42,12 @@ function makeBridge(socketPath: string) {
 
 async function start(c: ListenerConfig) {
   config = c;
-  setLogLevel(c.logLevel);
+  const logs = configureLogs(c.options);
+  const access = accessLog(c.options, logs, "http", c.http === "2" ? "HTTP/2" : "HTTP/1.1");
+  if (access) {
+    observe = access.observe;
+    flushLogs = () => access.sink.close();
+  }
   bridge = makeBridge(c.socketPath);
   await bridge.connect();
   server = Bun.serve({
@@ -55,7 +61,11 @@ async function start(c: ListenerConfig) {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Long-running requests (slow apps, long polls) must not be cut by Bun's 10 s default.
     idleTimeout: 0,
-    fetch: withStaticFiles(c.options, (req, srv) => bridge!.handle(req, srv)),
+    fetch: withStaticFiles(
+      c.options,
+      (req, srv) => bridge!.handle(req, srv),
+      observe && ((req, srv, res, t0) => observe!(req, clientOf(srv, req), res.status, t0, Number(res.headers.get("content-length") ?? -1))),
+    ),
     websocket: websocketHandlers({
       maxMessageSize: c.wsMaxMessageSize,
       pingInterval: c.wsPingInterval,
@@ -82,6 +92,7 @@ async function stop(timeoutMs: number) {
     await s.stop(true);
   }
   bridge?.close();
+  flushLogs();
   post({ type: "stopped" });
   process.exit(0);
 }

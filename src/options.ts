@@ -36,7 +36,7 @@ const opt = <const K extends Kind, const C extends readonly string[] = readonly 
 export const Interfaces = { ASGI: "asgi", ASGINL: "asginl", RSGI: "rsgi", WSGI: "wsgi" } as const;
 export const HTTPModes = { auto: "auto", http1: "1", http2: "2" } as const;
 export const Loops = { auto: "auto", asyncio: "asyncio", uvloop: "uvloop" } as const;
-export const LogLevels = ["critical", "error", "warning", "warn", "info", "debug"] as const;
+export const LogLevels = ["critical", "error", "warning", "warn", "info", "debug", "notset"] as const;
 
 export const OPTIONS = {
   target: opt({ kind: "string", default: undefined, positional: true, help: "Application target to serve, as module:attr (attr defaults to app)" }),
@@ -53,7 +53,11 @@ export const OPTIONS = {
   backpressure: opt({ kind: "int", default: undefined, min: 1, max: 1_000_000, help: "Requests a worker runs at once; more wait in Bun (default: backlog / workers)" }),
   reload: opt({ kind: "bool", default: false, help: "Restart the workers when Python files in the working directory change" }),
   logLevel: opt({ kind: "enum", default: "info", choices: LogLevels, help: "Log level of the server and its workers" }),
-  accessLog: opt({ kind: "bool", default: false, env: "GRANIAN_LOG_ACCESS_ENABLED", help: "Log every request (access log)" }),
+  log: opt({ kind: "bool", default: true, env: "GRANIAN_LOG_ENABLED", help: "Log at all; --no-log silences the server's own lines and the access log" }),
+  logConfig: opt({ kind: "string", default: undefined, help: "Logging configuration file: Granian's JSON (Python logging dictConfig), applied in the workers; the access logger's level and stream apply to the access log" }),
+  logFormat: opt({ kind: "enum", default: "text", choices: ["text", "json"], env: "GRANIAN_TS_LOG_FORMAT", help: "json: every log line, access log included, is one JSON object" }),
+  accessLog: opt({ kind: "bool", default: false, env: "GRANIAN_LOG_ACCESS_ENABLED", help: "Log every request (access log), written in batches off the request path" }),
+  accessLogFmt: opt({ kind: "string", default: undefined, env: "GRANIAN_LOG_ACCESS_FMT", help: "Access log format, Granian's atoms: %(addr)s %(time)s %(dt_ms).3f %(status)d %(path)s %(query_string)s %(method)s %(scheme)s %(protocol)s %(header{name})s, and %(size)s %(user_agent)s (default: Granian's)" }),
   workingDir: opt({ kind: "string", default: undefined, help: "Working directory, put first on sys.path (default: the current directory)" }),
   rootPath: opt({ kind: "string", default: "", env: "GRANIAN_URL_PATH_PREFIX", help: "URL prefix the app is mounted at: ASGI root_path, WSGI SCRIPT_NAME" }),
   python: opt({ kind: "string", default: undefined, env: "GRANIAN_TS_PYTHON", help: "Python interpreter for the workers (default: $VIRTUAL_ENV/bin/python, else python3)" }),
@@ -207,5 +211,6 @@ export function resolveOptions(
     (out.blockingThreads as number | undefined) ??
     (out.interface === Interfaces.WSGI ? Math.max(1, Math.floor((out.backpressure as number) / 2)) : 1);
   if (out.logLevel === "warn") out.logLevel = "warning";
+  if (out.logLevel === "notset") out.logLevel = "debug";
   return out as ResolvedOptions;
 }

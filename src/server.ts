@@ -5,10 +5,10 @@
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
 import { resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
-import { setLogLevel } from "./_log.ts";
 import { watchForReload } from "./_reload.ts";
 import { WorkerSupervisor } from "./_supervisor.ts";
 import { staticConfig } from "./static/index.ts";
+import { checkLogOptions, configureLogs } from "./logs/index.ts";
 import type { ServerHandle } from "./types.ts";
 
 export class Granian implements ServerHandle {
@@ -20,7 +20,9 @@ export class Granian implements ServerHandle {
   constructor(options: GranianOptions) {
     this.options = resolveOptions(options as Record<string, unknown>);
     getInterface(this.options.interface);
-    staticConfig(this.options); // bad mounts fail here, before anything starts
+    // Bad mounts, log files and access-log formats fail here, before anything starts.
+    staticConfig(this.options);
+    checkLogOptions(this.options);
   }
 
   get port(): number {
@@ -33,7 +35,7 @@ export class Granian implements ServerHandle {
 
   async serve(): Promise<void> {
     if (this.supervisor) throw new Error("this server is already serving");
-    setLogLevel(this.options.logLevel);
+    configureLogs(this.options);
     this.supervisor = new WorkerSupervisor(this.options);
     await this.supervisor.start();
     if (this.options.reload) {

@@ -221,7 +221,7 @@ def _run(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, int]) -> int
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     config = parse_args(argv)
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format, config.log_config)
     # The terminal sends SIGINT to the whole process group; Bun orchestrates the shutdown
     # (STOP) and must not find its workers already gone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

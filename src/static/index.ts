@@ -13,8 +13,8 @@ export { staticConfig } from "./config.ts";
 
 export type Handler = (req: Request, server: Server<unknown>) => Response | Promise<Response>;
 
-/** Called with each static response, for the access log and metrics. */
-export type OnStatic = (req: Request, server: Server<unknown>, res: Response) => void;
+/** Called with each static response, for the access log and metrics (`started`: performance.now()). */
+export type OnStatic = (req: Request, server: Server<unknown>, res: Response, started: number) => void;
 
 export function withStaticFiles(o: ResolvedOptions, app: Handler, onResponse?: OnStatic): Handler {
   const cfg = staticConfig(o);
@@ -28,10 +28,11 @@ export function withStaticFiles(o: ResolvedOptions, app: Handler, onResponse?: O
     for (const m of mounts) {
       const n = m.route.length;
       if (!path.startsWith(m.route) || (path.length !== n && path.charCodeAt(n) !== 47)) continue;
+      const t0 = onResponse ? performance.now() : 0;
       const f = resolveFile(m, path.slice(n), dirToFile);
       if (f === PASS) continue;
       const res = f === NOT_FOUND ? notFound() : respond(req, cfg, m, f);
-      onResponse?.(req, server, res);
+      onResponse?.(req, server, res, t0);
       return res;
     }
     return app(req, server);
