@@ -4,14 +4,22 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-# Tools the e2e tests run (tests/e2e/test_deploy_nginx.py: nginx in front, wrk as the load).
+# Tools the e2e tests run, from Debian when missing: nginx in front and wrk as the load
+# (tests/e2e/test_deploy_nginx.py); curl, openssl and h2load (HTTP/2, TLS); h2spec is a Go module.
 missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v h2load >/dev/null 2>&1 || missing="$missing nghttp2-client"
+if ! command -v h2spec >/dev/null 2>&1 && ! command -v go >/dev/null 2>&1; then missing="$missing golang-go"; fi
 if [ -n "$missing" ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing
 fi
-export PATH="$PWD/node_modules/.bin:$PATH"
+export PATH="$PWD/node_modules/.bin:$PWD/.tools:$PATH"
+if ! command -v h2spec >/dev/null 2>&1; then
+  GOBIN="$PWD/.tools" go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible
+fi
 tsc --noEmit -p .
 bun test
 .venv/bin/python -m pytest tests/python tests/e2e "$@"

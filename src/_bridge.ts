@@ -20,6 +20,23 @@ import {
 } from "./_protocol.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
 
+/**
+ * The HTTP version of a request on a port serving both HTTP/1.1 and HTTP/2 (Bun has no
+ * accessor), from the header walk the head needs anyway. Bun builds an HTTP/2 request's
+ * headers from the HPACK list and appends `host`, made from `:authority`, last
+ * (packages/bun-uws/src/Http2Request.h, forEachHeader); an HTTP/1 request keeps the client's
+ * order, and every HTTP/1.1 client sends Host (Bun answers 400 without it), first as a rule.
+ * So: `host` last after other headers is HTTP/2; no `host` at all is HTTP/1.0 (`--http 2`
+ * serves nothing but HTTP/2, `--http 1` nothing but HTTP/1). An HTTP/1.1
+ * client that sends Host last, after other headers, reads as "2"; an HTTP/1.0 one that sends
+ * Host reads as "1.1"; an HTTP/2 client that sends nothing but `:authority` reads as "1.1".
+ */
+export function versionOf(http: "auto" | "1" | "2", hasHost: boolean, last: string, count: number): string {
+  if (http === "2") return "2";
+  if (!hasHost) return "1.0";
+  return http === "auto" && last === "host" && count > 1 ? "2" : "1.1";
+}
+
 /** Statuses whose responses must not carry a body (Fetch's "null body status"). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -55,6 +72,8 @@ class Stream {
   // request body flow control
   unacked = 0;
   resume: (() => void) | null = null;
+  /** The idle timer is lifted for this request (`BridgeOptions.hold`). */
+  held = false;
 
   constructor(
     private readonly bridge: WorkerBridge,
@@ -74,7 +93,12 @@ class Stream {
 export interface BridgeOptions {
   socketPath: string;
   scheme: "http" | "https";
-  httpVersion: string;
+  /** `--http`: "2" serves only HTTP/2; with "auto" and "1" the version is told per request (`versionOf`). */
+  http: "auto" | "1" | "2";
+  /** A request still running after the abort sweep: lift the connection's idle timer (src/_http.ts). */
+  hold?: (req: Request) => void;
+  /** A held request is over: the idle timer applies again. */
+  unhold?: (req: Request) => void;
   /** Requests at once before more wait in Bun (--backpressure). */
   backpressure: number;
   /** Serve websockets (--ws): upgrade requests open WS_OPEN streams. */
@@ -172,22 +196,31 @@ export class WorkerBridge {
       host = ip.address.startsWith("::ffff:") ? ip.address.slice(7) : ip.address;
       port = String(ip.port);
     }
-    let head =
-      req.method + "\0" + this.opts.scheme + "\0" + this.opts.httpVersion + "\0" + host + "\0" + port + "\0" +
-      (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
-    if (q < 0) head += "\0";
     // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts); Bun has
     // already merged repeated request headers, so nothing is lost.
     const headers = req.headers.toJSON();
+    let fields = "";
     let length = -1;
     let upgradeTo: string | undefined;
+    let count = 0;
+    let last = "";
+    let hasHost = false;
     for (const name in headers) {
       const value = headers[name]!;
-      head += "\0" + name + "\0" + value;
+      fields += "\0" + name + "\0" + value;
+      count++;
+      last = name;
       if (name === "content-length") length = Number(value);
       else if (name === "transfer-encoding") length = Infinity;
       else if (name === "upgrade") upgradeTo = value;
+      else if (name === "host") hasHost = true;
     }
+    const version = versionOf(this.opts.http, hasHost, last, count);
+    let head =
+      req.method + "\0" + this.opts.scheme + "\0" + version + "\0" + host + "\0" + port + "\0" +
+      (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
+    if (q < 0) head += "\0";
+    head += fields;
     if (upgradeTo !== undefined && this.opts.websocket && upgradeTo.toLowerCase() === "websocket") {
       this.server = server;
       this.writer.text(FrameType.WS_OPEN, 0, id, head);
@@ -228,8 +261,15 @@ export class WorkerBridge {
     for (const s of young) {
       if (s.closed) continue;
       const signal = s.req.signal;
-      if (signal.aborted) this.disconnect(s);
-      else signal.addEventListener("abort", s, { once: true });
+      if (signal.aborted) {
+        this.disconnect(s);
+        continue;
+      }
+      signal.addEventListener("abort", s, { once: true });
+      if (this.opts.hold) {
+        this.opts.hold(s.req);
+        s.held = true;
+      }
     }
   };
 
@@ -287,6 +327,7 @@ export class WorkerBridge {
   private finish(s: Stream, status?: number) {
     if (s.closed) return;
     s.closed = true;
+    if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
     s.resume?.();
     if (!s.started) {
@@ -351,6 +392,7 @@ export class WorkerBridge {
     const session = new WsSession(this.writer, this.sessions, s.id);
     s.started = true;
     s.closed = true;
+    if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
     if (upgrade(this.server!, s.req, session, payload)) {
       this.opts.accessLog?.(s.req, s.client, 101, s.t0, 0);
@@ -370,6 +412,7 @@ export class WorkerBridge {
     this.opts.accessLog?.(s.req, s.client, status, s.t0, flags & FLAG_END ? body.length : Number((headers as Record<string, string>)["content-length"] ?? -1));
     if (flags & FLAG_END) {
       s.closed = true;
+      if (s.held) this.opts.unhold!(s.req);
       this.streams.delete(s.id);
       s.resume?.();
       // Copy: the payload is a view into the socket's read buffer.
@@ -412,6 +455,7 @@ export class WorkerBridge {
     const { path, start, end } = decodeFileTarget(body);
     s.started = true;
     s.closed = true;
+    if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
     s.resume?.();
     this.release();
@@ -441,6 +485,7 @@ export class WorkerBridge {
     if (flags & FLAG_END) {
       s.ended = true;
       s.closed = true;
+      if (s.held) this.opts.unhold!(s.req);
       this.streams.delete(s.id);
       this.release();
     }

@@ -8,7 +8,9 @@ import { consola } from "consola";
 import { WorkerBridge } from "./_bridge.ts";
 import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
 import { accessLog, configureLogs, type ResponseObserver } from "./logs/index.ts";
-import { websocketHandlers } from "./_websocket.ts";
+import { websocketHandlers, type WsSession } from "./_websocket.ts";
+import { serveHTTP } from "./_http.ts";
+import { serveTLS } from "./tls.ts";
 import { withStaticFiles } from "./static/index.ts";
 
 declare const self: Worker;
@@ -30,8 +32,16 @@ function clientOf(srv: Server<unknown>, req: Request): string {
 function makeBridge(socketPath: string) {
   const b = new WorkerBridge({
     socketPath,
-    scheme: "http",
-    httpVersion: config.http === "2" ? "2" : "1.1",
+    scheme: config.tls ? "https" : "http",
+    http: config.http.mode,
+    // Long-running requests (slow apps, long polls) must not be cut by the idle timer that
+    // bounds idle keep-alive connections and slow headers: held requests lift it.
+    hold: (req) => server?.timeout(req, 0),
+    unhold: (req) => {
+      try {
+        server?.timeout(req, config.http.idleTimeout);
+      } catch {}
+    },
     backpressure: config.backpressure,
     websocket: config.ws,
     accessLog: observe,
@@ -43,24 +53,22 @@ function makeBridge(socketPath: string) {
 async function start(c: ListenerConfig) {
   config = c;
   const logs = configureLogs(c.options);
-  const access = accessLog(c.options, logs, "http", c.http === "2" ? "HTTP/2" : "HTTP/1.1");
+  const access = accessLog(c.options, logs, c.tls ? "https" : "http", c.http.mode);
   if (access) {
     observe = access.observe;
     flushLogs = () => access.sink.close();
   }
   bridge = makeBridge(c.socketPath);
   await bridge.connect();
-  server = Bun.serve({
-    hostname: c.hostname,
-    port: c.port,
-    reusePort: true,
+  // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
+  // idleTimeout and http1/http2 apply on a Unix socket too.
+  const options = {
+    ...(c.unix !== null ? { unix: c.unix } : { hostname: c.hostname, port: c.port, reusePort: true }),
+    ...(c.tls ? { tls: serveTLS(c.tls) } : {}),
+    ...serveHTTP(c.http),
     development: false,
-    http2: c.http !== "1",
-    http1: c.http !== "2",
     // Bodies stream through with flow control, so Bun's whole-body cap does not apply.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    // Long-running requests (slow apps, long polls) must not be cut by Bun's 10 s default.
-    idleTimeout: 0,
     fetch: withStaticFiles(
       c.options,
       (req, srv) => bridge!.handle(req, srv),
@@ -71,12 +79,13 @@ async function start(c: ListenerConfig) {
       pingInterval: c.wsPingInterval,
       compression: c.wsCompression,
     }),
-    error: (err) => {
+    error: (err: Error) => {
       consola.withTag("listener").error(err);
       return new Response("Internal server error", { status: 500 });
     },
-  });
-  post({ type: "listening", port: server.port! });
+  };
+  server = Bun.serve(options as Bun.Serve.Options<WsSession>);
+  post({ type: "listening", port: server.port ?? 0 });
 }
 
 async function stop(timeoutMs: number) {

@@ -46,8 +46,8 @@ export class PythonWorker {
       "--target", o.target,
       "--loop", o.loop,
       "--working-dir", o.workingDir,
-      "--server-host", o.address,
-      "--server-port", String(o.port),
+      // On a Unix socket the server is its path (ASGI: [path, None]; Granian: path, port 0).
+      ...(o.uds !== undefined ? ["--server-host", o.uds, "--server-port", "0", "--server-unix"] : ["--server-host", o.address, "--server-port", String(o.port)]),
       "--log-level", o.log ? o.logLevel : "critical",
       "--log-format", o.logFormat,
       "--log-config", o.logConfig ? resolve(o.logConfig) : "",

@@ -6,7 +6,8 @@
 import { consola } from "consola";
 import { PythonWorker, StartupError } from "./_python.ts";
 import type { ResolvedOptions } from "./options.ts";
-import type { ListenerCommand, ListenerEvent } from "./types.ts";
+import { claimSocketPath, releaseSocketPath, socketBound } from "./_uds.ts";
+import type { ListenConfig, ListenerCommand, ListenerEvent } from "./types.ts";
 
 const log = consola.withTag("granian-ts");
 
@@ -35,10 +36,16 @@ export class WorkerSupervisor {
   private closedResolve!: () => void;
   readonly closed = new Promise<void>((r) => (this.closedResolve = r));
 
-  constructor(private readonly opts: ResolvedOptions) {}
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly listen: ListenConfig,
+  ) {}
 
   async start(): Promise<void> {
     const o = this.opts;
+    const uds = this.listen.uds;
+    // Before any worker starts: a live server on the socket is an error, not a takeover.
+    if (uds) await claimSocketPath(uds);
     try {
       this.workers = Array.from({ length: o.workers }, (_, i) => new PythonWorker(o, i + 1));
       await Promise.all(this.workers.map((w) => w.start()));
@@ -49,14 +56,24 @@ export class WorkerSupervisor {
         for (let t = 0; t < o.runtimeThreads; t++) {
           const port = await this.startListener(w, t);
           if (this.port === 0) this.port = port;
+          // A Unix socket has one listener: SO_REUSEPORT does not apply to AF_UNIX.
+          if (uds) break;
         }
+        if (uds) break;
+      }
+      if (uds) {
+        socketBound(uds);
+        if (o.workers * o.runtimeThreads > 1)
+          log.warn(`--uds: one listener thread serves the socket, so requests reach worker 1 only`);
       }
     } catch (err) {
       await this.shutdown(1000);
       throw err;
     }
+    const scheme = this.listen.tls ? "https" : "http";
+    const where = uds ? `${scheme}+unix://${uds.path}` : `${scheme}://${o.address.includes(":") ? `[${o.address}]` : o.address}:${this.port}`;
     log.info(
-      `Listening at: http://${o.address.includes(":") ? `[${o.address}]` : o.address}:${this.port} ` +
+      `Listening at: ${where} ` +
         `(${o.interface}, ${o.workers} worker(s), ${o.runtimeThreads} thread(s) each)`,
     );
   }
@@ -78,7 +95,9 @@ export class WorkerSupervisor {
         socketPath: w.socketPath,
         hostname: o.address,
         port: this.port,
-        http: o.http,
+        unix: this.listen.uds?.path ?? null,
+        tls: this.listen.tls,
+        http: this.listen.http,
         backpressure: o.backpressure,
         accessLog: o.accessLog,
         logLevel: o.logLevel,
@@ -152,6 +171,7 @@ export class WorkerSupervisor {
       }),
     );
     await Promise.all(this.workers.map((w) => w.stop()));
+    if (this.listen.uds) releaseSocketPath(this.listen.uds);
     this.closedResolve();
   }
 }

@@ -95,7 +95,8 @@ class EmbeddedHandler implements PythonHandler {
     return new WorkerBridge({
       socketPath: worker.socketPath,
       scheme: "http",
-      httpVersion: "1.1",
+      // The host app's Bun.serve may speak HTTP/1.1 or HTTP/2: told per request, as in the listener.
+      http: "auto",
       backpressure: this.opts.backpressure,
       websocket: this.opts.ws,
     });

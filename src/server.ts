@@ -4,15 +4,19 @@
  */
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
-import { resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
+import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
 import { watchForReload } from "./_reload.ts";
 import { WorkerSupervisor } from "./_supervisor.ts";
+import type { ListenConfig, ServerHandle } from "./types.ts";
+import { resolveHTTP } from "./_http.ts";
+import { resolveTLS } from "./tls.ts";
+import { resolveUDS } from "./_uds.ts";
 import { staticConfig } from "./static/index.ts";
 import { checkLogOptions, configureLogs } from "./logs/index.ts";
-import type { ServerHandle } from "./types.ts";
 
 export class Granian implements ServerHandle {
   readonly options: ResolvedOptions;
+  private readonly listen: ListenConfig;
   private supervisor: WorkerSupervisor | null = null;
   private unwatch: (() => void) | null = null;
 
@@ -23,6 +27,12 @@ export class Granian implements ServerHandle {
     // Bad mounts, log files and access-log formats fail here, before anything starts.
     staticConfig(this.options);
     checkLogOptions(this.options);
+    // Files are read and checked here, before any worker starts: a bad certificate is one line.
+    const tls = resolveTLS(this.options);
+    if (this.options.http3 && !tls) throw new OptionError("--http3 needs TLS (--ssl-certificate and --ssl-keyfile)");
+    const uds = resolveUDS(this.options);
+    if (this.options.http3 && uds) throw new OptionError("--http3 needs a UDP port: it cannot be served on --uds");
+    this.listen = { http: resolveHTTP(this.options, false), tls, uds };
   }
 
   get port(): number {
@@ -36,7 +46,8 @@ export class Granian implements ServerHandle {
   async serve(): Promise<void> {
     if (this.supervisor) throw new Error("this server is already serving");
     configureLogs(this.options);
-    this.supervisor = new WorkerSupervisor(this.options);
+    resolveHTTP(this.options); // the start-up warnings for options Bun cannot apply
+    this.supervisor = new WorkerSupervisor(this.options, this.listen);
     await this.supervisor.start();
     if (this.options.reload) {
       const sup = this.supervisor;

@@ -3,6 +3,16 @@
  */
 import type { GranianOptions } from "./options.ts";
 export type { GranianOptions, ResolvedOptions, OptionName } from "./options.ts";
+import type { HTTPConfig } from "./_http.ts";
+import type { TLSConfig } from "./tls.ts";
+import type { UDSConfig } from "./_uds.ts";
+
+/** Where and how the listeners serve: each part resolved by its unit, once (src/server.ts). */
+export interface ListenConfig {
+  http: HTTPConfig;
+  tls: TLSConfig | null;
+  uds: UDSConfig | null;
+}
 
 /** What the TS side knows about an application interface (python/granian_ts/interfaces has the rest). */
 export interface InterfaceSpec {
@@ -36,7 +46,10 @@ export interface ListenerConfig {
   socketPath: string;
   hostname: string;
   port: number;
-  http: string;
+  /** Serve on this Unix socket instead of hostname/port (src/_uds.ts). */
+  unix: string | null;
+  tls: TLSConfig | null;
+  http: HTTPConfig;
   backpressure: number;
   accessLog: boolean;
   logLevel: string;

@@ -39,6 +39,7 @@ class Config:
     working_dir: str = field(default=".", metadata=_option("directory to chdir into and import the app from"))
     server_host: str = field(default="127.0.0.1", metadata=_option("host Bun listens on, for scope['server']"))
     server_port: int = field(default=8000, metadata=_option("port Bun listens on, for scope['server']", type=int))
+    server_unix: bool = field(default=False, metadata=_option("Bun listens on a Unix socket: server_host is its path", action="store_true"))
     log_level: str = field(default="info", metadata=_option("worker log level", choices=tuple(LOG_LEVELS)))
     log_format: str = field(default="text", metadata=_option("text, or json: one JSON object a line", choices=("text", "json")))
     log_config: str = field(default="", metadata=_option("a logging dictConfig as JSON (Granian's --log-config), applied first"))

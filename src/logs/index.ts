@@ -10,6 +10,7 @@ import { OptionError, type ResolvedOptions } from "../options.ts";
 import { logSettings, type LogSettings } from "./config.ts";
 import { compileFormat, DEFAULT_ACCESS_FMT, jsonRecord, type AccessRecord } from "./format.ts";
 import { LineSink } from "./_sink.ts";
+import { versionOf } from "../_bridge.ts";
 
 export { logSettings, readLogConfig } from "./config.ts";
 export { compileFormat, DEFAULT_ACCESS_FMT } from "./format.ts";
@@ -76,8 +77,14 @@ export function checkLogOptions(o: ResolvedOptions) {
 /** What the bridge and the static handler report about each response (size -1: not known). */
 export type ResponseObserver = (req: Request, client: string, status: number, started: number, size: number) => void;
 
+/** The version of a request on a port serving both (the bridge's `versionOf`, from the header order). */
+function protocolOf(req: Request): string {
+  const names = Object.keys(req.headers.toJSON());
+  return "HTTP/" + versionOf("auto", names.includes("host"), names[names.length - 1] ?? "", names.length);
+}
+
 /** The access-log observer of a listener, or undefined with the access log off. */
-export function accessLog(o: ResolvedOptions, s: LogSettings, scheme: string, protocol: string): { observe: ResponseObserver; sink: LineSink } | undefined {
+export function accessLog(o: ResolvedOptions, s: LogSettings, scheme: string, http: "auto" | "1" | "2"): { observe: ResponseObserver; sink: LineSink } | undefined {
   if (!s.access || !s.enabled) return undefined;
   const line = s.json ? jsonRecord : compileFormat(o.accessLogFmt ?? DEFAULT_ACCESS_FMT);
   const sink = new LineSink(s.accessStream === "stderr" ? process.stderr : process.stdout);
@@ -95,7 +102,7 @@ export function accessLog(o: ResolvedOptions, s: LogSettings, scheme: string, pr
       query_string: q < 0 ? "" : url.slice(q + 1),
       method: req.method,
       scheme,
-      protocol,
+      protocol: http === "2" ? "HTTP/2" : http === "1" ? (req.headers.has("host") ? "HTTP/1.1" : "HTTP/1.0") : protocolOf(req),
       size,
       req,
     };

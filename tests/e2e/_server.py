@@ -14,7 +14,7 @@ APPS = Path(__file__).resolve().parent / "apps"
 EXAMPLES = ROOT / "examples"
 BUN = ROOT / "node_modules" / ".bin" / "bun"
 BIN = ROOT / "bin" / "granian-ts.mjs"
-LISTENING = re.compile(r"Listening at: http://[^:]+:(\d+)")
+LISTENING = re.compile(r"Listening at: (https?)(?:://\S+:(\d+)|\+unix://(\S+))")
 
 
 def raw_request(port, data, timeout=5):
@@ -73,12 +73,14 @@ class Server:
         self.env = {**os.environ, **(env or {})}
         self.lines = []
         self.port = None
+        self.scheme = "http"
+        self.uds = None
         self.proc = None
         self._ready = threading.Event()
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def log(self):
@@ -89,7 +91,8 @@ class Server:
             self.lines.append(line)
             m = LISTENING.search(line)
             if m and not self._ready.is_set():
-                self.port = int(m.group(1))
+                self.scheme, port, self.uds = m.groups()
+                self.port = int(port) if port else 0
                 self._ready.set()
         self._ready.set()
 

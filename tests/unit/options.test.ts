@@ -83,7 +83,7 @@ describe("option table", () => {
   test("every option has help, and flags are kebab-case", () => {
     for (const [name, spec] of Object.entries(OPTIONS)) {
       expect(spec.help.length).toBeGreaterThan(10);
-      expect(flagOf(name as keyof typeof OPTIONS)).toMatch(/^[a-z][a-z-]*$/);
+      expect(flagOf(name as keyof typeof OPTIONS)).toMatch(/^[a-z][a-z0-9-]*$/);
     }
     expect(flagOf("runtimeThreads")).toBe("runtime-threads");
     expect(flagOf("address")).toBe("host");

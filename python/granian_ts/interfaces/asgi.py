@@ -51,7 +51,8 @@ class ASGIInterface(Interface):
         super().__init__(app, config)
         self.lifespan = self.lifespan_class(app)
         self._root_path = config.root_path
-        self._server = (config.server_host, config.server_port)
+        # ASGI spec: a Unix socket's server is [path, None].
+        self._server = (config.server_host, None if config.server_unix else config.server_port)
         # The loop only holds weak references to tasks; these keep running requests alive.
         self._tasks: Set[asyncio.Task] = set()
 

@@ -163,7 +163,8 @@ class RSGIInterface(Interface):
     def __init__(self, app: Any, config: "Config") -> None:
         super().__init__(app, config)
         self._callback = getattr(app, "__rsgi__", app)
-        self._server = _address(config.server_host, config.server_port)
+        # As Granian: a Unix socket's server is its path.
+        self._server = config.server_host if config.server_unix else _address(config.server_host, config.server_port)
         # The loop only holds weak references to tasks; these keep running requests alive.
         self._tasks: Set[asyncio.Task] = set()
 
