@@ -136,6 +136,15 @@ export class WorkerBridge {
     return this.streams.size;
   }
 
+  /** Requests waiting for a slot (--backpressure), and open websockets: for metrics. */
+  get queueLength() {
+    return this.waiting.length;
+  }
+
+  get websockets() {
+    return this.sessions.size;
+  }
+
   /** Resolves when no request is in flight. */
   drained(): Promise<void> {
     if (this.streams.size === 0 && this.waiting.length === 0) return Promise.resolve();

@@ -12,6 +12,7 @@ import { websocketHandlers, type WsSession } from "./_websocket.ts";
 import { serveHTTP } from "./_http.ts";
 import { serveTLS } from "./tls.ts";
 import { withStaticFiles } from "./static/index.ts";
+import { ListenerMetrics } from "./metrics/index.ts";
 
 declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
@@ -19,9 +20,19 @@ const post = (e: ListenerEvent) => self.postMessage(e);
 let server: Server<unknown> | null = null;
 let bridge: WorkerBridge | null = null;
 let config: ListenerConfig;
-/** Told about every response (access log), or undefined: then nothing is measured per request. */
+/** Told about every response (access log, metrics), or undefined: then nothing is measured per request. */
 let observe: ResponseObserver | undefined;
+let observeStatic: ResponseObserver | undefined;
 let flushLogs = () => {};
+
+/** One observer from two, either of which may be off. */
+function both(a?: ResponseObserver, b?: ResponseObserver): ResponseObserver | undefined {
+  if (!a || !b) return a ?? b;
+  return (req, client, status, t0, size) => {
+    a(req, client, status, t0, size);
+    b(req, client, status, t0, size);
+  };
+}
 
 /** The client address as the bridge reports it (IPv4-mapped IPv6 unwrapped). */
 function clientOf(srv: Server<unknown>, req: Request): string {
@@ -54,9 +65,15 @@ async function start(c: ListenerConfig) {
   config = c;
   const logs = configureLogs(c.options);
   const access = accessLog(c.options, logs, c.tls ? "https" : "http", c.http.mode);
-  if (access) {
-    observe = access.observe;
-    flushLogs = () => access.sink.close();
+  if (access) flushLogs = () => access.sink.close();
+  const metrics = c.options.metrics ? new ListenerMetrics(c.index, c.options.interface) : undefined;
+  observe = both(access?.observe, metrics?.observe);
+  observeStatic = both(access?.observe, metrics?.observeStatic);
+  if (metrics) {
+    const gauges = { inFlight: () => bridge?.inFlight ?? 0, queued: () => bridge?.queueLength ?? 0, websockets: () => bridge?.websockets ?? 0 };
+    const report = () => post({ type: "metrics", snapshot: metrics.snapshot(gauges) });
+    setInterval(report, c.options.metricsScrapeInterval * 1000);
+    setTimeout(report, 0);
   }
   bridge = makeBridge(c.socketPath);
   await bridge.connect();
@@ -72,7 +89,7 @@ async function start(c: ListenerConfig) {
     fetch: withStaticFiles(
       c.options,
       (req, srv) => bridge!.handle(req, srv),
-      observe && ((req, srv, res, t0) => observe!(req, clientOf(srv, req), res.status, t0, Number(res.headers.get("content-length") ?? -1))),
+      observeStatic && ((req, srv, res, t0) => observeStatic!(req, clientOf(srv, req), res.status, t0, Number(res.headers.get("content-length") ?? -1))),
     ),
     websocket: websocketHandlers({
       maxMessageSize: c.wsMaxMessageSize,

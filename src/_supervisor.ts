@@ -6,6 +6,7 @@
 import { consola } from "consola";
 import { PythonWorker, StartupError } from "./_python.ts";
 import type { ResolvedOptions } from "./options.ts";
+import { MetricsExporter } from "./metrics/index.ts";
 import { claimSocketPath, releaseSocketPath, socketBound } from "./_uds.ts";
 import type { ListenConfig, ListenerCommand, ListenerEvent } from "./types.ts";
 
@@ -30,6 +31,8 @@ function nextEvent(l: Listener, type: ListenerEvent["type"]): Promise<ListenerEv
 
 export class WorkerSupervisor {
   private workers: PythonWorker[] = [];
+  /** --metrics: aggregates the listeners' snapshots and serves them. */
+  private metrics: MetricsExporter | null = null;
   private listeners: Listener[] = [];
   private stopping = false;
   port = 0;
@@ -47,6 +50,10 @@ export class WorkerSupervisor {
     // Before any worker starts: a live server on the socket is an error, not a takeover.
     if (uds) await claimSocketPath(uds);
     try {
+      if (o.metrics) {
+        this.metrics = new MetricsExporter(o, () => this.workers.map((w) => ({ index: w.index, pid: w.pid })));
+        log.info(`Metrics at: http://${o.metricsAddress}:${this.metrics.start()}/metrics`);
+      }
       this.workers = Array.from({ length: o.workers }, (_, i) => new PythonWorker(o, i + 1));
       await Promise.all(this.workers.map((w) => w.start()));
       for (const w of this.workers) this.watch(w);
@@ -83,6 +90,7 @@ export class WorkerSupervisor {
     const thread = new Worker(new URL("./_listener.ts", import.meta.url));
     const l: Listener = { thread, worker: w.index, events: [] };
     thread.onmessage = (ev: MessageEvent<ListenerEvent>) => {
+      if (ev.data.type === "metrics") return this.metrics?.update(ev.data.snapshot);
       const pending = l.events.splice(0);
       for (const fn of pending) fn(ev.data);
     };
@@ -118,6 +126,7 @@ export class WorkerSupervisor {
     w.exited.then(async (code) => {
       if (w.stopping || this.stopping) return;
       log.error(`worker ${w.index} (pid ${w.pid}) died with exit code ${code}; its in-flight requests got 502; respawning`);
+      this.metrics?.countRestart("crash");
       const fresh = new PythonWorker(this.opts, w.index);
       this.workers[this.workers.indexOf(w)] = fresh;
       try {
@@ -142,6 +151,7 @@ export class WorkerSupervisor {
   /** Restart every Python worker (hot reload); the listeners keep their sockets. */
   async reload(): Promise<void> {
     if (this.stopping) return;
+    this.metrics?.countRestart("reload");
     for (const w of [...this.workers]) {
       w.stopping = true;
       await w.stop(5000);
@@ -162,6 +172,7 @@ export class WorkerSupervisor {
 
   private async shutdown(timeoutMs: number) {
     this.stopping = true;
+    this.metrics?.stop();
     await Promise.all(
       this.listeners.map(async (l) => {
         const stopped = nextEvent(l, "stopped").catch(() => {});

@@ -92,6 +92,10 @@ export const OPTIONS = {
   sslClientVerify: opt({ kind: "bool", default: false, help: "Require a client certificate signed by --ssl-ca (mutual TLS)" }),
   uds: opt({ kind: "string", default: undefined, help: "Unix socket to bind to instead of --host/--port" }),
   udsPermissions: opt({ kind: "string", default: undefined, help: "Permissions of the --uds file, in octal (0o660 or 0660)" }),
+  metrics: opt({ kind: "bool", default: false, env: "GRANIAN_METRICS_ENABLED", help: "Serve Prometheus metrics on their own port (--metrics-address, --metrics-port)" }),
+  metricsScrapeInterval: opt({ kind: "duration", default: 15, min: 1, max: 60, help: "Seconds between metric collections (listener snapshots, worker RSS samples)" }),
+  metricsAddress: opt({ kind: "string", default: "127.0.0.1", help: "Address the metrics endpoint binds to" }),
+  metricsPort: opt({ kind: "int", default: 9090, min: 0, max: 65535, help: "Port of the metrics endpoint (0 picks a free one and logs it)" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;
 

@@ -64,7 +64,8 @@ export type ListenerEvent =
   | { type: "listening"; port: number }
   | { type: "error"; message: string }
   | { type: "disconnected" }
-  | { type: "stopped" };
+  | { type: "stopped" }
+  | { type: "metrics"; snapshot: import("./metrics/index.ts").Snapshot };
 
 /**
  * Options of `createHandler` (src/handler.ts): the server options, less those of a listener
