@@ -8,16 +8,18 @@
  */
 import type { Server, Socket } from "bun";
 import { consola } from "consola";
+import { parseContentLength } from "./_content_length.ts";
 import {
   FLAG_END,
   FrameDecoder,
   FrameType,
   FrameWriter,
-  MAX_CHUNK,
   WINDOW,
-  decodeFileTarget,
-  decodeResponse,
+  decodeU32,
 } from "./_protocol.ts";
+import { sendBody } from "./_request_body.ts";
+import { BAD_GATEWAY, BAD_REQUEST, Responder, cutBody } from "./_response.ts";
+import { Stream } from "./_stream.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
 
 /**
@@ -37,58 +39,16 @@ export function versionOf(http: "auto" | "1" | "2", hasHost: boolean, last: stri
   return http === "auto" && last === "host" && count > 1 ? "2" : "1.1";
 }
 
-/** Statuses whose responses must not carry a body (Fetch's "null body status"). */
-const NULL_BODY = new Set([101, 103, 204, 205, 304]);
-
-const BAD_GATEWAY = () =>
-  new Response("Bad Gateway", { status: 502, headers: { "content-type": "text/plain; charset=utf-8" } });
-
-/** What Granian answers when the file of a file response cannot be opened. */
-const FILE_NOT_FOUND = () =>
-  new Response("Not found", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
-
-/** Told about every response (src/logs/): `started` is performance.now() at arrival, `size` -1 when not known. */
+/** Told about every response (src/logs/, src/metrics/): `started` is performance.now() at arrival, `size` -1 when not known. */
 export interface AccessLogger {
   (req: Request, client: string, status: number, started: number, size: number): void;
 }
 
-/** Bodies up to this size (by content-length) are read whole rather than streamed. */
-const SMALL_BODY = 64 * 1024;
-
 /** How long a request runs before it watches its abort signal (see `watchAbort`). */
 const ABORT_SWEEP_MS = 10;
 
-/** One request in flight; it is also the listener for its request's abort signal. */
-class Stream {
-  /** Set once the response head arrived (and the Response was handed to Bun). */
-  started = false;
-  /** Set once the stream is over for Bun: it takes no more frames for it. */
-  closed = false;
-  // response body, when it streams
-  ctrl: ReadableStreamDefaultController<Uint8Array> | null = null;
-  queue: Uint8Array[] = [];
-  ended = false;
-  waiting: (() => void) | null = null;
-  // request body flow control
-  unacked = 0;
-  resume: (() => void) | null = null;
-  /** The idle timer is lifted for this request (`BridgeOptions.hold`). */
-  held = false;
-
-  constructor(
-    private readonly bridge: WorkerBridge,
-    readonly id: number,
-    readonly resolve: (r: Response) => void,
-    readonly req: Request,
-    readonly client: string,
-    readonly t0: number,
-  ) {}
-
-  /** The request's signal aborted: the client went away. An object listener costs no closure. */
-  handleEvent() {
-    this.bridge.disconnect(this);
-  }
-}
+// Tagged when used, not at import: a tag takes consola's level as it is when created.
+const log = () => consola.withTag("bridge");
 
 export interface BridgeOptions {
   socketPath: string;
@@ -113,7 +73,7 @@ export class WorkerBridge {
   private nextId = 1;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
-  private readonly writer: FrameWriter;
+  readonly writer: FrameWriter;
   private readonly decoder: FrameDecoder;
   private idle: (() => void) | null = null;
   /** Streams opened since the last abort sweep. */
@@ -123,6 +83,8 @@ export class WorkerBridge {
   /** The server of the last upgrade request: the one to upgrade it with. */
   private server: Server<unknown> | null = null;
 
+  private readonly responder = new Responder(this);
+
   constructor(private readonly opts: BridgeOptions) {
     this.writer = new FrameWriter((data) => (this.socket ? this.socket.write(data) : 0));
     this.decoder = new FrameDecoder(this.onFrame);
@@ -130,6 +92,10 @@ export class WorkerBridge {
 
   get connected() {
     return this.socket !== null;
+  }
+
+  get accessLog() {
+    return this.opts.accessLog;
   }
 
   get inFlight() {
@@ -190,9 +156,6 @@ export class WorkerBridge {
   handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
     if (!this.socket) return BAD_GATEWAY();
     if (this.active >= this.opts.backpressure) return this.queued(req, server);
-    this.active++;
-    const id = this.nextId;
-    this.nextId = id === 0xffffffff ? 1 : id + 1;
 
     const url = req.url;
     // req.url is absolute ("http://host/path?query"): the path starts at the first "/" after "//".
@@ -205,31 +168,47 @@ export class WorkerBridge {
       host = ip.address.startsWith("::ffff:") ? ip.address.slice(7) : ip.address;
       port = String(ip.port);
     }
-    // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts); Bun has
-    // already merged repeated request headers, so nothing is lost.
+    // toJSON() + for..in is the cheapest header walk in Bun (bench/codec.bench.ts). Bun has
+    // already merged repeated request headers into one "a, b" value, and offers them apart
+    // nowhere but for set-cookie (README, "What Bun decides for us").
     const headers = req.headers.toJSON();
     let fields = "";
     let length = -1;
+    let chunked = false;
+    let trailer = false;
     let upgradeTo: string | undefined;
     let count = 0;
     let last = "";
     let hasHost = false;
     for (const name in headers) {
       const value = headers[name]!;
-      fields += "\0" + name + "\0" + value;
+      // Only set-cookie comes as an array (Bun keeps its values apart): one pair each.
+      if (typeof value === "string") fields += "\0" + name + "\0" + value;
+      else for (const v of value as unknown as string[]) fields += "\0" + name + "\0" + v;
       count++;
       last = name;
-      if (name === "content-length") length = Number(value);
-      else if (name === "transfer-encoding") length = Infinity;
+      if (name === "content-length") length = parseContentLength(value);
+      else if (name === "transfer-encoding") chunked = true;
       else if (name === "upgrade") upgradeTo = value;
       else if (name === "host") hasHost = true;
+      else if (name === "trailer") trailer = true;
     }
+    // Bun's parser already refuses differing lengths; a value it let through that is still not
+    // one length (RFC 9110 §8.6) must not be read as "no body". Bun reads no trailer section
+    // (src/_request_body.ts): a chunked request that announces one (RFC 9110 §6.6.2) is refused
+    // before the app sees a body the client will be told was refused.
+    if (length !== length || (chunked && trailer)) return BAD_REQUEST();
+    if (chunked) length = Infinity;
     const version = versionOf(this.opts.http, hasHost, last, count);
     let head =
       req.method + "\0" + this.opts.scheme + "\0" + version + "\0" + host + "\0" + port + "\0" +
       (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
     if (q < 0) head += "\0";
     head += fields;
+
+    this.active++;
+    const id = this.nextId;
+    this.nextId = id === 0xffffffff ? 1 : id + 1;
     if (upgradeTo !== undefined && this.opts.websocket && upgradeTo.toLowerCase() === "websocket") {
       this.server = server;
       this.writer.text(FrameType.WS_OPEN, 0, id, head);
@@ -239,6 +218,9 @@ export class WorkerBridge {
         this.watchAbort(s);
       });
     }
+    // On HTTP/2 a body needs neither content-length nor transfer-encoding: without a length,
+    // Bun's `req.body` (null when the request has none, on either protocol) decides.
+    if (length === -1 && req.body !== null) length = Infinity;
     const hasBody = length > 0;
     this.writer.text(FrameType.REQUEST, hasBody ? 0 : FLAG_END, id, head);
 
@@ -246,10 +228,7 @@ export class WorkerBridge {
       const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
       this.streams.set(id, s);
       this.watchAbort(s);
-      if (!hasBody) return;
-      // A small body of known size is read whole by Bun in one step; larger ones stream.
-      if (length <= SMALL_BODY) this.sendSmallBody(s, req);
-      else this.pump(s, req.body!);
+      if (hasBody) sendBody(s, req, length, chunked, this.writer, this.gone);
     });
   }
 
@@ -282,47 +261,12 @@ export class WorkerBridge {
     }
   };
 
-  private async sendSmallBody(s: Stream, req: Request) {
-    try {
-      const body = await req.bytes();
-      if (s.closed) return;
-      s.unacked += body.length;
-      this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id, body);
-    } catch {
-      this.disconnect(s);
-    }
-  }
+  private gone = (s: Stream) => this.disconnect(s);
 
   private async queued(req: Request, server: Server<unknown>): Promise<Response> {
     await new Promise<void>((r) => this.waiting.push(r));
     this.active--; // release() handed its slot over; handle() takes it again
     return this.handle(req, server);
-  }
-
-  /** Stream the request body as REQUEST_BODY frames, never more than WINDOW unacknowledged. */
-  private async pump(s: Stream, body: ReadableStream<Uint8Array>) {
-    const reader = body.getReader();
-    try {
-      for (;;) {
-        if (s.unacked >= WINDOW) await new Promise<void>((r) => (s.resume = r));
-        if (s.closed) break;
-        const { value, done } = await reader.read();
-        if (s.closed) break;
-        if (done) {
-          this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id);
-          return;
-        }
-        for (let off = 0; off < value.length; off += MAX_CHUNK) {
-          const chunk = value.subarray(off, off + MAX_CHUNK);
-          this.writer.bytes(FrameType.REQUEST_BODY, 0, s.id, chunk);
-          s.unacked += chunk.length;
-        }
-      }
-      reader.cancel().catch(() => {});
-    } catch {
-      // The client's body stream failed: the client is gone.
-      this.disconnect(s);
-    }
   }
 
   /** The client went away before the response ended. */
@@ -332,8 +276,8 @@ export class WorkerBridge {
     this.finish(s, 499);
   }
 
-  /** The stream is over for Bun. */
-  private finish(s: Stream, status?: number) {
+  /** The stream is over for the worker. Unanswered, it gets 502 (or, if its body was held, a cut). */
+  finish(s: Stream, status?: number) {
     if (s.closed) return;
     s.closed = true;
     if (s.held) this.opts.unhold!(s.req);
@@ -341,8 +285,11 @@ export class WorkerBridge {
     s.resume?.();
     if (!s.started) {
       s.started = true;
-      s.resolve(BAD_GATEWAY());
-      if (status) this.opts.accessLog?.(s.req, s.client, status, s.t0, -1);
+      if (s.heldBody) s.resolve(new Response(cutBody("response aborted"), { status: s.status, headers: s.headers }));
+      else {
+        s.resolve(BAD_GATEWAY());
+        if (status && !s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0, -1);
+      }
     } else if (s.ctrl && !s.ended) {
       s.ended = true;
       s.waiting?.();
@@ -353,7 +300,25 @@ export class WorkerBridge {
     this.release();
   }
 
-  /** A request slot frees: hand it to the next queued request, if any. */
+  /**
+   * A frame for one stream could not be honoured (a malformed payload, a head Bun refuses to
+   * build a Response from): that stream alone fails — 502 if nothing was sent, else its client
+   * connection is cut — the worker is told to forget it, and the connection goes on.
+   */
+  fail(s: Stream, err: unknown) {
+    log().error(`stream ${s.id}: ${(err as Error)?.message ?? err} (${s.started ? "response cut" : "answered 502"})`);
+    if (!s.closed) {
+      if (this.socket) this.writer.bytes(FrameType.DISCONNECT, 0, s.id);
+      return this.finish(s, 502);
+    }
+    // Over for the worker already (a file response Bun could not build).
+    if (s.started) return;
+    s.started = true;
+    s.resolve(BAD_GATEWAY());
+    this.opts.accessLog?.(s.req, s.client, 502, s.t0, -1);
+  }
+
+  /** A slot frees: hand it to the next queued request, if any. */
   private release() {
     const next = this.waiting.shift();
     if (next) return next();
@@ -364,46 +329,68 @@ export class WorkerBridge {
     }
   }
 
+  /**
+   * Frames for a stream. Whatever a frame carries costs at most its stream (see `fail`): only
+   * what breaks the framing itself (FrameDecoder: a length past MAX_PAYLOAD, an unknown type)
+   * closes the connection (docs/protocol.md, "Errors").
+   */
   private onFrame = (type: number, flags: number, id: number, payload: Uint8Array) => {
     const s = this.streams.get(id);
     if (!s) {
       const w = this.sessions.get(id);
       // Otherwise it raced with the end of the stream (docs/protocol.md).
-      if (w) w.onFrame(type, flags, payload);
+      if (w) {
+        try {
+          w.onFrame(type, flags, payload);
+        } catch (err) {
+          log().error(`websocket ${id}: ${(err as Error)?.message ?? err} (closed 1011)`);
+          w.shutdown(1011, "protocol error");
+        }
+      }
       return;
     }
-    switch (type) {
-      case FrameType.RESPONSE:
-        return this.onResponse(s, flags, payload);
-      case FrameType.RESPONSE_BODY:
-        return this.onBody(s, flags, payload);
-      case FrameType.REQUEST_ACK: {
-        s.unacked -= new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
-        if (s.resume && s.unacked < WINDOW) {
-          const r = s.resume;
-          s.resume = null;
-          r();
+    try {
+      switch (type) {
+        case FrameType.RESPONSE:
+          return this.responder.onResponse(s, flags, payload);
+        case FrameType.RESPONSE_BODY:
+          return this.responder.onBody(s, flags, payload);
+        case FrameType.REQUEST_ACK: {
+          s.unacked -= decodeU32(payload);
+          if (s.resume && s.unacked < WINDOW) {
+            const r = s.resume;
+            s.resume = null;
+            r();
+          }
+          return;
         }
-        return;
+        case FrameType.RESPONSE_ABORT:
+          return this.finish(s);
+        case FrameType.RESPONSE_FILE:
+          return this.responder.onFile(s, payload);
+        case FrameType.WS_ACCEPT:
+          return this.onAccept(s, payload);
       }
-      case FrameType.RESPONSE_ABORT:
-        return this.finish(s);
-      case FrameType.RESPONSE_FILE:
-        return this.onFile(s, payload);
-      case FrameType.WS_ACCEPT:
-        return this.onAccept(s, payload);
+    } catch (err) {
+      this.fail(s, err);
     }
   };
 
   /** The app accepted the websocket: upgrade, and the stream lives on as a WsSession. */
   private onAccept(s: Stream, payload: Uint8Array) {
-    if (s.started) return this.finish(s);
+    if (s.head) return this.finish(s);
     const session = new WsSession(this.writer, this.sessions, s.id);
     s.started = true;
     s.closed = true;
     if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
-    if (upgrade(this.server!, s.req, session, payload)) {
+    let upgraded = false;
+    try {
+      upgraded = upgrade(this.server!, s.req, session, payload);
+    } catch (err) {
+      log().error(`stream ${s.id}: websocket accept refused: ${(err as Error)?.message ?? err} (answered 502)`);
+    }
+    if (upgraded) {
       this.opts.accessLog?.(s.req, s.client, 101, s.t0, 0);
       // Bun ignores what fetch answers an upgraded request; a Response keeps hosts that need one
       // (Hono, Elysia: createHandler) happy.
@@ -415,105 +402,12 @@ export class WorkerBridge {
     this.release();
   }
 
-  private onResponse(s: Stream, flags: number, payload: Uint8Array) {
-    const { status, headers, body } = decodeResponse(payload);
-    s.started = true;
-    this.opts.accessLog?.(s.req, s.client, status, s.t0, flags & FLAG_END ? body.length : Number((headers as Record<string, string>)["content-length"] ?? -1));
-    if (flags & FLAG_END) {
-      s.closed = true;
-      if (s.held) this.opts.unhold!(s.req);
-      this.streams.delete(s.id);
-      s.resume?.();
-      // Copy: the payload is a view into the socket's read buffer.
-      s.resolve(new Response(NULL_BODY.has(status) || body.length === 0 ? null : body.slice(), { status, headers }));
-      this.release();
-      return;
-    }
-    if (body.length) s.queue.push(body.slice());
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        start: (c) => {
-          s.ctrl = c;
-        },
-        pull: (c) => {
-          const chunk = s.queue.shift();
-          if (chunk) {
-            c.enqueue(chunk);
-            this.ack(s, chunk.length);
-          }
-          if (s.queue.length === 0) {
-            if (s.ended) return c.close();
-            if (!chunk) return new Promise<void>((r) => (s.waiting = r));
-          }
-        },
-        cancel: () => this.disconnect(s),
-      },
-      { highWaterMark: 0 },
-    );
-    s.resolve(new Response(NULL_BODY.has(status) ? null : stream, { status, headers }));
-  }
-
-  /**
-   * A response whose body is a file on disk (RSGI `response_file`, ASGI pathsend): Bun sends
-   * it itself (sendfile), with the content-length of the file or of the range. The exchange
-   * is over for the worker with this frame.
-   */
-  private onFile(s: Stream, payload: Uint8Array) {
-    if (s.started) return this.finish(s); // a file after the head is a worker bug: drop the client
-    const { status, headers, body } = decodeResponse(payload);
-    const { path, start, end } = decodeFileTarget(body);
-    s.started = true;
+  /** The stream is over for the worker: no more frames for it. */
+  forget(s: Stream) {
     s.closed = true;
     if (s.held) this.opts.unhold!(s.req);
     this.streams.delete(s.id);
     s.resume?.();
     this.release();
-    const file = Bun.file(path);
-    // exists() is false for a directory too, which Bun could not send either.
-    file.exists().then(
-      (exists) => {
-        if (!exists) return this.fileNotFound(s, path);
-        this.opts.accessLog?.(s.req, s.client, status, s.t0, start === undefined ? file.size : (end ?? file.size) - start);
-        const data = NULL_BODY.has(status) ? null : start === undefined ? file : file.slice(start, end);
-        s.resolve(new Response(data, { status, headers }));
-      },
-      () => this.fileNotFound(s, path),
-    );
-  }
-
-  private fileNotFound(s: Stream, path: string) {
-    // Tagged here, not at import: the tag takes consola's level as it is when created.
-    consola.withTag("bridge").warn(`file response: ${path} is not a file (answered 404)`);
-    this.opts.accessLog?.(s.req, s.client, 404, s.t0, 9);
-    s.resolve(FILE_NOT_FOUND());
-  }
-
-  private onBody(s: Stream, flags: number, payload: Uint8Array) {
-    if (!s.ctrl && !s.started) return; // a body before the head is a worker bug; ignore
-    if (payload.length) s.queue.push(payload.slice());
-    if (flags & FLAG_END) {
-      s.ended = true;
-      s.closed = true;
-      if (s.held) this.opts.unhold!(s.req);
-      this.streams.delete(s.id);
-      this.release();
-    }
-    const w = s.waiting;
-    if (w) {
-      s.waiting = null;
-      const c = s.ctrl!;
-      const chunk = s.queue.shift();
-      if (chunk) {
-        c.enqueue(chunk);
-        this.ack(s, chunk.length);
-      }
-      if (s.ended && s.queue.length === 0) c.close();
-      w();
-    }
-  }
-
-  private ack(s: Stream, n: number) {
-    // Once the stream is over for Python, acks would only be ignored.
-    if (!s.ended && this.socket) this.writer.u32(FrameType.RESPONSE_ACK, s.id, n);
   }
 }

@@ -2,6 +2,7 @@
  * Codec of the Bun ⇄ Python wire protocol (docs/protocol.md). The mirror image lives in
  * python/granian_ts/protocol.py; both are tested against tests/golden/frames.json.
  */
+import { parseContentLength } from "./_content_length.ts";
 
 export const HEADER_SIZE = 12;
 export const MAX_PAYLOAD = 16 * 1024 * 1024;
@@ -230,6 +231,12 @@ export class FrameWriter {
   };
 }
 
+/** Decode a `u32` payload (REQUEST_ACK, WS_MESSAGE_ACK). */
+export function decodeU32(payload: Uint8Array): number {
+  if (payload.length !== 4) throw new ProtocolError(`u32 payload of ${payload.length} bytes`);
+  return readU32(payload, 0);
+}
+
 /** Split a NUL-joined head payload into its fields. */
 export const decodeFields = (payload: Uint8Array): string[] => decoder.decode(payload).split("\0");
 
@@ -237,6 +244,8 @@ export interface ResponseHead {
   status: number;
   /** A plain object (the fastest `HeadersInit` for Bun), or pairs when a name repeats (set-cookie). */
   headers: Record<string, string> | [string, string][];
+  /** The app's `content-length` (src/_http.ts `parseContentLength`): -1 if none, NaN if invalid. */
+  length: number;
   body: Uint8Array;
 }
 
@@ -251,16 +260,23 @@ export function decodeResponse(payload: Uint8Array): ResponseHead {
     throw new ProtocolError("RESPONSE head is malformed");
   const n = fields.length;
   let headers: Record<string, string> | [string, string][] = {};
+  let declared: string | undefined;
+  let pairs = false;
   for (let i = 1; i < n; i += 2) {
     const name = fields[i]!;
-    if (name in headers) {
-      headers = [];
-      for (let j = 1; j < n; j += 2) headers.push([fields[j]!, fields[j + 1]!]);
-      break;
-    }
-    headers[name] = fields[i + 1]!;
+    const value = fields[i + 1]!;
+    // Apps spell it as they like (WSGI: "Content-Length"); the length check skips the rest cheaply.
+    if (name.length === 14 && name.toLowerCase() === "content-length")
+      declared = declared === undefined ? value : declared + ", " + value;
+    if (pairs) (headers as [string, string][]).push([name, value]);
+    else if (name in headers) {
+      pairs = true;
+      const list: [string, string][] = [];
+      for (let j = 1; j <= i; j += 2) list.push([fields[j]!, fields[j + 1]!]);
+      headers = list;
+    } else (headers as Record<string, string>)[name] = value;
   }
-  return { status, headers, body: payload.subarray(4 + headLen) };
+  return { status, headers, length: parseContentLength(declared), body: payload.subarray(4 + headLen) };
 }
 
 export interface FileTarget {

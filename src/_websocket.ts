@@ -20,6 +20,7 @@ import {
   WINDOW,
   decodeClose,
   decodeResponse,
+  decodeU32,
   encodeClose,
   type FrameWriter,
 } from "./_protocol.ts";
@@ -106,7 +107,7 @@ export class WsSession {
       case FrameType.WS_SEND:
         return this.onSend(flags, payload);
       case FrameType.WS_MESSAGE_ACK: {
-        this.unacked -= new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0, true);
+        this.unacked -= decodeU32(payload);
         const ws = this.ws;
         if (ws && this.unacked < WINDOW && ws.isPaused) ws.resume();
         return;
