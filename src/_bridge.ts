@@ -8,6 +8,7 @@
  */
 import type { Server, Socket } from "bun";
 import { consola } from "consola";
+import type { ProxyResolver } from "./_proxy.ts";
 import { parseContentLength } from "./_content_length.ts";
 import {
   FLAG_END,
@@ -64,6 +65,8 @@ export interface BridgeOptions {
   /** Serve websockets (--ws): upgrade requests open WS_OPEN streams. */
   websocket: boolean;
   accessLog?: AccessLogger;
+  /** --proxy-headers: trusted forwarding headers, or undefined (off: nothing is looked at). */
+  proxy?: ProxyResolver;
   onClose?: (error?: Error) => void;
 }
 
@@ -200,8 +203,19 @@ export class WorkerBridge {
     if (length !== length || (chunked && trailer)) return BAD_REQUEST();
     if (chunked) length = Infinity;
     const version = versionOf(this.opts.http, hasHost, last, count);
+    let scheme = this.opts.scheme;
+    if (this.opts.proxy !== undefined) {
+      // --proxy-headers (src/_proxy.ts): a trusted proxy's word on the client, scheme and host.
+      const f = this.opts.proxy(headers as Record<string, string>, host);
+      if (f !== null) {
+        if (f.client !== undefined) (host = f.client), (port = f.port);
+        if (f.scheme !== undefined) scheme = f.scheme;
+        if (f.host !== undefined)
+          fields = hasHost ? fields.replace("\0host\0" + headers.host, "\0host\0" + f.host) : fields + "\0host\0" + f.host;
+      }
+    }
     let head =
-      req.method + "\0" + this.opts.scheme + "\0" + version + "\0" + host + "\0" + port + "\0" +
+      req.method + "\0" + scheme + "\0" + version + "\0" + host + "\0" + port + "\0" +
       (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
     if (q < 0) head += "\0";
     head += fields;

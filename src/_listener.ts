@@ -13,6 +13,7 @@ import { serveHTTP } from "./_http.ts";
 import { serveTLS } from "./tls.ts";
 import { withStaticFiles } from "./static/index.ts";
 import { ListenerMetrics } from "./metrics/index.ts";
+import { proxyResolver, type ProxyResolver } from "./_proxy.ts";
 
 declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
@@ -24,6 +25,7 @@ let config: ListenerConfig;
 let observe: ResponseObserver | undefined;
 let observeStatic: ResponseObserver | undefined;
 let flushLogs = () => {};
+let proxy: ProxyResolver | undefined;
 
 /** One observer from two, either of which may be off. */
 function both(a?: ResponseObserver, b?: ResponseObserver): ResponseObserver | undefined {
@@ -56,6 +58,7 @@ function makeBridge(socketPath: string) {
     backpressure: config.backpressure,
     websocket: config.ws,
     accessLog: observe,
+    proxy,
     onClose: () => post({ type: "disconnected" }),
   });
   return b;
@@ -64,6 +67,7 @@ function makeBridge(socketPath: string) {
 async function start(c: ListenerConfig) {
   config = c;
   const logs = configureLogs(c.options);
+  proxy = proxyResolver(c.options);
   const access = accessLog(c.options, logs, c.tls ? "https" : "http", c.http.mode);
   if (access) flushLogs = () => access.sink.close();
   const metrics = c.options.metrics ? new ListenerMetrics(c.index, c.options.interface) : undefined;

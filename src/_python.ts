@@ -52,6 +52,7 @@ export class PythonWorker {
       "--log-format", o.logFormat,
       "--log-config", o.logConfig ? resolve(o.logConfig) : "",
       "--root-path", o.rootPath,
+      ...(o.factory ? ["--factory"] : []),
       "--blocking-threads", String(o.blockingThreads),
       "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
     ];

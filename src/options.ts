@@ -96,6 +96,14 @@ export const OPTIONS = {
   metricsScrapeInterval: opt({ kind: "duration", default: 15, min: 1, max: 60, help: "Seconds between metric collections (listener snapshots, worker RSS samples)" }),
   metricsAddress: opt({ kind: "string", default: "127.0.0.1", help: "Address the metrics endpoint binds to" }),
   metricsPort: opt({ kind: "int", default: 9090, min: 0, max: 65535, help: "Port of the metrics endpoint (0 picks a free one and logs it)" }),
+  pidFile: opt({ kind: "string", default: undefined, help: "Write the server's pid to this file; removed on exit (refused if it names another running process)" }),
+  envFiles: opt({ kind: "list", default: [], help: "Dotenv file(s) loaded in order for the workers; later files win, the environment wins over all" }),
+  factory: opt({ kind: "bool", default: false, help: "The target is a callable that returns the app; it is called once per worker" }),
+  runtimeMode: opt({ kind: "enum", default: "auto", choices: ["auto", "mt", "st"], help: "Accepted for Granian compatibility; changes nothing (each listener thread has its own event loop)" }),
+  runtimeBlockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Accepted for Granian compatibility; changes nothing (Bun does its own I/O)" }),
+  taskImpl: opt({ kind: "enum", default: "asyncio", choices: ["asyncio", "rust"], help: "Accepted for Granian compatibility; changes nothing (workers run asyncio tasks)" }),
+  proxyHeaders: opt({ kind: "bool", default: false, env: "GRANIAN_TS_PROXY_HEADERS", help: "Believe Forwarded / X-Forwarded-For, -Proto, -Host from --forwarded-allow-ips peers: they set the client, scheme and Host the app sees" }),
+  forwardedAllowIps: opt({ kind: "string", default: "127.0.0.1", env: "GRANIAN_TS_FORWARDED_ALLOW_IPS", help: "Proxies trusted with --proxy-headers: IPs and CIDRs separated by commas, or *" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;
 

@@ -13,6 +13,8 @@ import { resolveTLS } from "./tls.ts";
 import { resolveUDS } from "./_uds.ts";
 import { staticConfig } from "./static/index.ts";
 import { checkLogOptions, configureLogs } from "./logs/index.ts";
+import { proxyResolver } from "./_proxy.ts";
+import { PidFile, loadEnvFiles, readEnvFiles, warnNoEffect } from "./_operator.ts";
 
 export class Granian implements ServerHandle {
   readonly options: ResolvedOptions;
@@ -27,6 +29,8 @@ export class Granian implements ServerHandle {
     // Bad mounts, log files and access-log formats fail here, before anything starts.
     staticConfig(this.options);
     checkLogOptions(this.options);
+    readEnvFiles(this.options.envFiles);
+    proxyResolver(this.options);
     // Files are read and checked here, before any worker starts: a bad certificate is one line.
     const tls = resolveTLS(this.options);
     if (this.options.http3 && !tls) throw new OptionError("--http3 needs TLS (--ssl-certificate and --ssl-keyfile)");
@@ -47,8 +51,18 @@ export class Granian implements ServerHandle {
     if (this.supervisor) throw new Error("this server is already serving");
     configureLogs(this.options);
     resolveHTTP(this.options); // the start-up warnings for options Bun cannot apply
+    warnNoEffect(this.options);
+    loadEnvFiles(this.options);
+    const pid = this.options.pidFile !== undefined ? new PidFile(this.options.pidFile) : null;
+    pid?.write();
     this.supervisor = new WorkerSupervisor(this.options, this.listen);
-    await this.supervisor.start();
+    this.supervisor.closed.then(() => pid?.remove());
+    try {
+      await this.supervisor.start();
+    } catch (err) {
+      pid?.remove();
+      throw err;
+    }
     if (this.options.reload) {
       const sup = this.supervisor;
       this.unwatch = watchForReload(this.options.workingDir, () => sup.reload());

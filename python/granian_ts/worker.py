@@ -19,7 +19,7 @@ from typing import Any, Coroutine, Optional, Sequence, Set
 
 from .config import Config, parse_args
 from .connection import Connection, ConnectionHost
-from .importer import ImportFromStringError, import_from_string
+from .importer import ImportFromStringError, call_factory, import_from_string
 from .interfaces import load_interface
 from .interfaces.base import Interface, StartupFailed
 from .logs import configure_logging
@@ -144,6 +144,8 @@ class Worker(ConnectionHost):
             sys.path.insert(0, working_dir)
         try:
             app = import_from_string(self.config.target)
+            if self.config.factory:
+                app = call_factory(self.config.target, app)
         except ImportFromStringError as exc:
             raise StartupFailed(str(exc)) from exc.__cause__
         interface = load_interface(self.config.interface)(app, self.config)
