@@ -86,7 +86,10 @@ def _specs(*specs: ServerSpec) -> Dict[str, ServerSpec]:
     out = {spec.name: spec for spec in specs}
     # granian-ts with its optional costs switched on, to measure them against itself (same run).
     base = out["granian-ts"]
-    for extra in (with_flags(base, "access-log", "--access-log"),):
+    for extra in (
+        with_flags(base, "access-log", "--access-log"),
+        with_flags(base, "metrics", "--metrics", "--metrics-port", "0"),
+    ):
         out[extra.name] = extra
     return out
 
