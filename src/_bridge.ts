@@ -68,6 +68,8 @@ export interface BridgeOptions {
   /** --proxy-headers: trusted forwarding headers, or undefined (off: nothing is looked at). */
   proxy?: ProxyResolver;
   onClose?: (error?: Error) => void;
+  /** A request slot freed (src/_routing.ts counts requests in flight per worker). */
+  onRelease?: () => void;
 }
 
 export class WorkerBridge {
@@ -85,6 +87,8 @@ export class WorkerBridge {
   private readonly sessions = new Map<number, WsSession>();
   /** The server of the last upgrade request: the one to upgrade it with. */
   private server: Server<unknown> | null = null;
+  /** Set while the server drains: responses carry `Connection: close` (src/_stream.ts). */
+  closing = false;
 
   private readonly responder = new Responder(this);
 
@@ -105,11 +109,7 @@ export class WorkerBridge {
     return this.streams.size;
   }
 
-  /** Requests waiting for a slot (--backpressure), and open websockets: for metrics. */
-  get queueLength() {
-    return this.waiting.length;
-  }
-
+  /** Accepted websockets still open. */
   get websockets() {
     return this.sessions.size;
   }
@@ -337,6 +337,7 @@ export class WorkerBridge {
     const next = this.waiting.shift();
     if (next) return next();
     this.active--;
+    this.opts.onRelease?.();
     if (this.idle && this.streams.size === 0) {
       this.idle();
       this.idle = null;

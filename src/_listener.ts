@@ -1,12 +1,14 @@
 /**
  * A listener thread: its own Bun.serve on the shared port (SO_REUSEPORT spreads connections
- * across threads) and its own connection to its Python worker. Started by the supervisor
- * (src/_supervisor.ts) with a "start" message.
+ * across threads) and its own connection to every Python worker, which its `WorkerPool`
+ * (src/_routing.ts) routes requests over. Started by the supervisor (src/_supervisor.ts) with
+ * a "start" message; "attach" and "detach" follow the workers as they come and go.
  */
 import type { Server } from "bun";
 import { consola } from "consola";
 import { WorkerBridge } from "./_bridge.ts";
-import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
+import { RoutingTable, WorkerPool } from "./_routing.ts";
+import type { ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "./types.ts";
 import { accessLog, configureLogs, type ResponseObserver } from "./logs/index.ts";
 import { websocketHandlers, type WsSession } from "./_websocket.ts";
 import { serveHTTP } from "./_http.ts";
@@ -19,7 +21,7 @@ declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
 
 let server: Server<unknown> | null = null;
-let bridge: WorkerBridge | null = null;
+let pool: WorkerPool;
 let config: ListenerConfig;
 /** Told about every response (access log, metrics), or undefined: then nothing is measured per request. */
 let observe: ResponseObserver | undefined;
@@ -42,9 +44,28 @@ function clientOf(srv: Server<unknown>, req: Request): string {
   return a.startsWith("::ffff:") ? a.slice(7) : a;
 }
 
-function makeBridge(socketPath: string) {
-  const b = new WorkerBridge({
-    socketPath,
+/** The units this thread composes around the pool (src/logs/, src/metrics/, src/_proxy.ts). */
+function composeUnits(c: ListenerConfig) {
+  const logs = configureLogs(c.options);
+  proxy = proxyResolver(c.options);
+  const access = accessLog(c.options, logs, c.tls ? "https" : "http", c.http.mode);
+  if (access) flushLogs = () => access.sink.close();
+  const metrics = c.options.metrics ? new ListenerMetrics(c.index, c.options.interface) : undefined;
+  observe = both(access?.observe, metrics?.observe);
+  observeStatic = both(access?.observe, metrics?.observeStatic);
+  if (metrics) {
+    const sum = (f: (b: WorkerBridge) => number) => (pool ? pool.bridgesInUse.reduce((n, b) => n + f(b), 0) : 0);
+    const gauges = { inFlight: () => sum((b) => b.inFlight), queued: () => pool?.queued ?? 0, websockets: () => sum((b) => b.websockets) };
+    const report = () => post({ type: "metrics", snapshot: metrics.snapshot(gauges) });
+    setInterval(report, c.options.metricsScrapeInterval * 1000);
+    setTimeout(report, 0);
+  }
+}
+
+/** Connect to the worker of `a.slot`; the pool routes to it once it is connected. */
+async function attach(a: WorkerAddress): Promise<void> {
+  const b: WorkerBridge = new WorkerBridge({
+    socketPath: a.socketPath,
     scheme: config.tls ? "https" : "http",
     http: config.http.mode,
     // Long-running requests (slow apps, long polls) must not be cut by the idle timer that
@@ -55,32 +76,41 @@ function makeBridge(socketPath: string) {
         server?.timeout(req, config.http.idleTimeout);
       } catch {}
     },
-    backpressure: config.backpressure,
+    // The pool holds requests back (over all threads); the bridge never queues.
+    backpressure: Number.MAX_SAFE_INTEGER,
     websocket: config.ws,
     accessLog: observe,
     proxy,
-    onClose: () => post({ type: "disconnected" }),
+    onClose: () => pool.detach(a.slot, b),
+    onRelease: () => pool.released(a.slot),
   });
-  return b;
+  await b.connect();
+  pool.attach(a.slot, b);
 }
 
-async function start(c: ListenerConfig) {
-  config = c;
-  const logs = configureLogs(c.options);
-  proxy = proxyResolver(c.options);
-  const access = accessLog(c.options, logs, c.tls ? "https" : "http", c.http.mode);
-  if (access) flushLogs = () => access.sink.close();
-  const metrics = c.options.metrics ? new ListenerMetrics(c.index, c.options.interface) : undefined;
-  observe = both(access?.observe, metrics?.observe);
-  observeStatic = both(access?.observe, metrics?.observeStatic);
-  if (metrics) {
-    const gauges = { inFlight: () => bridge?.inFlight ?? 0, queued: () => bridge?.queueLength ?? 0, websockets: () => bridge?.websockets ?? 0 };
-    const report = () => post({ type: "metrics", snapshot: metrics.snapshot(gauges) });
-    setInterval(report, c.options.metricsScrapeInterval * 1000);
-    setTimeout(report, 0);
+/** Let the slot's requests and websockets finish (bounded), then disconnect from its worker. */
+async function detach(slot: number, timeoutMs: number) {
+  const b = pool.bridge(slot);
+  if (b) {
+    const deadline = performance.now() + timeoutMs;
+    await Promise.race([b.drained(), Bun.sleep(timeoutMs)]);
+    while (b.websockets > 0 && b.connected && performance.now() < deadline) await Bun.sleep(20);
+    b.closeWebsockets(1012, "service restart"); // RFC 6455 §7.4.1 (IANA registry): try again
+    pool.detach(slot, b);
+    b.close();
   }
-  bridge = makeBridge(c.socketPath);
-  await bridge.connect();
+  post({ type: "detached", slot });
+}
+
+async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddress[]) {
+  config = c;
+  composeUnits(c);
+  pool = new WorkerPool(table, {
+    backpressure: c.backpressure,
+    queueSize: c.backpressureQueue,
+    queueTimeoutMs: c.backpressureTimeoutMs,
+  });
+  await Promise.all(workers.map(attach));
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
   // idleTimeout and http1/http2 apply on a Unix socket too.
   const options = {
@@ -92,7 +122,7 @@ async function start(c: ListenerConfig) {
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: withStaticFiles(
       c.options,
-      (req, srv) => bridge!.handle(req, srv),
+      (req, srv) => pool.handle(req, srv),
       observeStatic && ((req, srv, res, t0) => observeStatic!(req, clientOf(srv, req), res.status, t0, Number(res.headers.get("content-length") ?? -1))),
     ),
     websocket: websocketHandlers({
@@ -109,33 +139,55 @@ async function start(c: ListenerConfig) {
   post({ type: "listening", port: server.port ?? 0 });
 }
 
+/** How long a draining listener keeps accepting while busy connections learn they must close. */
+const CLOSE_NOTICE_MS = 500;
+
 async function stop(timeoutMs: number) {
   if (server) {
     const s = server;
     server = null;
-    // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
-    bridge?.closeWebsockets(1001, "server shutting down");
+    const bridges = pool.bridgesInUse;
+    for (const b of bridges) {
+      // Keep-alive clients must send no new request on a connection that is about to close.
+      b.closing = true;
+      // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
+      b.closeWebsockets(1001, "server shutting down");
+    }
+    // Busy keep-alive connections get their `Connection: close` on the next response before
+    // the port closes: a client whose connection is closed under it, between two requests,
+    // sees an error where it would otherwise just reconnect.
+    if (s.pendingRequests > 0) await Bun.sleep(Math.min(CLOSE_NOTICE_MS, timeoutMs));
     // Stop accepting; in-flight requests go on until they finish or the timeout hits.
     const graceful = s.stop(false);
     const timer = new Promise((r) => setTimeout(r, timeoutMs));
-    await Promise.race([Promise.all([graceful, bridge?.drained()]), timer]);
+    await Promise.race([Promise.all([graceful, ...bridges.map((b) => b.drained())]), timer]);
+    pool.refuseQueued();
     await s.stop(true);
   }
-  bridge?.close();
+  for (const b of pool?.bridgesInUse ?? []) b.close();
   flushLogs();
   post({ type: "stopped" });
   process.exit(0);
 }
 
+const failed = (err: unknown) => String((err as Error)?.message ?? err);
+
 self.onmessage = (ev: MessageEvent<ListenerCommand>) => {
   const cmd = ev.data;
   switch (cmd.type) {
     case "start":
-      start(cmd.config).catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
+      start(cmd.config, new RoutingTable(cmd.slots, cmd.table), cmd.attach).catch((err) =>
+        post({ type: "error", message: failed(err) }),
+      );
       break;
-    case "reconnect":
-      bridge = makeBridge(cmd.socketPath);
-      bridge.connect().catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
+    case "attach":
+      attach(cmd).then(
+        () => post({ type: "attached", slot: cmd.slot }),
+        (err) => post({ type: "attached", slot: cmd.slot, error: failed(err) }),
+      );
+      break;
+    case "detach":
+      detach(cmd.slot, cmd.timeoutMs);
       break;
     case "stop":
       stop(cmd.timeoutMs);

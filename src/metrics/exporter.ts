@@ -118,17 +118,13 @@ export class MetricsExporter {
     metric("granian_ts_worker_rss_bytes", "gauge", "Resident memory of each Python worker process.",
       this.workerRss.map(([i, rss]) => `granian_ts_worker_rss_bytes{worker="${i}"} ${rss}`));
     metric("granian_ts_process_rss_bytes", "gauge", "Resident memory of the Bun process (all listener threads).", [`granian_ts_process_rss_bytes ${this.processRss}`]);
-    // Granian's own series where they map, so its dashboards keep working (src/metrics.rs there).
-    const byWorker = new Map<string, [number, number]>();
-    for (const s of snaps) {
-      const w = s.listener.split(".")[0]!;
-      const [all, statics] = byWorker.get(w) ?? [0, 0];
-      byWorker.set(w, [all + s.byClass.reduce((a, b) => a + b, 0) - s.statics, statics + s.statics]);
-    }
-    metric("granian_requests_handled", "counter", "Requests handled by the app, per worker (Granian's name).",
-      [...byWorker].map(([w, [n]]) => `granian_requests_handled{worker="${w}"} ${n}`));
-    metric("granian_static_requests_handled", "counter", "Static-file requests, per worker (Granian's name).",
-      [...byWorker].map(([w, [, n]]) => `granian_static_requests_handled{worker="${w}"} ${n}`));
+    // Granian's own series where they map, so its dashboards keep working (src/metrics.rs
+    // there). Granian labels them by worker; here any listener thread routes to any worker,
+    // so they count the whole server.
+    const statics = sum((s) => s.statics);
+    metric("granian_requests_handled", "counter", "Requests handled by the app (Granian's name).",
+      [`granian_requests_handled ${sum((s) => s.byClass.reduce((a, b) => a + b, 0)) - statics}`]);
+    metric("granian_static_requests_handled", "counter", "Static-file requests (Granian's name).", [`granian_static_requests_handled ${statics}`]);
     metric("granian_workers_respawns_for_err", "counter", "Workers respawned after a crash (Granian's name).",
       [`granian_workers_respawns_for_err ${this.restarts.get("crash") ?? 0}`]);
     return out.join("\n") + "\n";

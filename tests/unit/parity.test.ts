@@ -11,8 +11,7 @@ const PENDING = new Set([
   // helper "cli"
   "--url-path-prefix",
   // helper "supervise"
-  "--respawn-failed-workers", "--respawn-interval", "--rss-sample-interval", "--rss-samples", "--workers-lifetime",
-  "--workers-max-rss", "--workers-kill-timeout", "--reload-paths", "--reload-ignore-dirs", "--reload-ignore-patterns",
+  "--reload-paths", "--reload-ignore-dirs", "--reload-ignore-patterns",
   "--reload-ignore-paths", "--reload-tick", "--reload-ignore-worker-failure", "--process-name",
 ]);
 
