@@ -99,7 +99,8 @@ def test_metrics_add_up_under_load(make_server, tmp_path):
 
 def test_restarts_by_reason_and_in_flight(make_server):
     mport = free_port()
-    s = make_server("raw_asgi:app", args=["--metrics", "--metrics-port", str(mport), "--metrics-scrape-interval", "1"])
+    s = make_server("raw_asgi:app", args=["--metrics", "--metrics-port", str(mport), "--metrics-scrape-interval", "1",
+                                         "--respawn-failed-workers"])
     fams = scrape(mport)
     assert value(fams, "granian_ts_worker_restarts") == 0
     # a request in flight shows in the gauge
