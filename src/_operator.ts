@@ -17,6 +17,8 @@ const NO_EFFECT: Partial<Record<OptionName, string>> = {
 
 export function warnNoEffect(o: ResolvedOptions) {
   const log = consola.withTag("granian-ts");
+  if (o.loop === "rloop" || o.loop === "winloop")
+    log.warn(`--loop ${o.loop} is accepted for Granian compatibility and not available here: the workers use --loop auto (uvloop when installed)`);
   for (const [name, why] of Object.entries(NO_EFFECT) as [OptionName, string][])
     if (o[name] !== OPTIONS[name].default) log.warn(`--${flagOf(name)} is accepted for Granian compatibility and changes nothing: ${why}`);
 }

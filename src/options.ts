@@ -48,7 +48,7 @@ export const OPTIONS = {
   blockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Threads per worker that run a WSGI app (default: backpressure / 2 for WSGI, 1 otherwise)" }),
   blockingThreadsIdleTimeout: opt({ kind: "int", default: 30, min: 5, max: 600, help: "Seconds an idle blocking thread is kept alive" }),
   http: opt({ kind: "enum", default: "auto", choices: Object.values(HTTPModes), help: "HTTP versions; auto serves HTTP/1.1 and h2c prior knowledge on one port" }),
-  loop: opt({ kind: "enum", default: "auto", choices: Object.values(Loops), help: "Python event loop; auto is uvloop when importable" }),
+  loop: opt({ kind: "enum", default: "auto", choices: [...Object.values(Loops), "rloop", "winloop"], help: "Python event loop; auto is uvloop when importable (Granian's rloop and winloop are accepted and warned about: auto)" }),
   backlog: opt({ kind: "int", default: 1024, min: 128, max: 65535, help: "Listen backlog; accepted for Granian compatibility, Bun sets its own" }),
   backpressure: opt({ kind: "int", default: undefined, min: 1, max: 1_000_000, help: "Requests a worker runs at once; more wait in Bun (default: backlog / workers)" }),
   reload: opt({ kind: "bool", default: false, help: "Restart the workers when Python files in the working directory change" }),

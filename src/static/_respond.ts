@@ -4,7 +4,7 @@
  * one), which Bun sends with sendfile(2) and never reads into memory.
  * RFC 9110 §8.8 (validators), §13 (conditional requests), §14 (range requests).
  */
-import { realpathSync, statSync, type Stats } from "node:fs";
+import { lstatSync, realpathSync, statSync, type Stats } from "node:fs";
 import type { Mount, StaticConfig } from "./config.ts";
 import type { Found } from "./_resolve.ts";
 import { inside } from "./_resolve.ts";
@@ -46,21 +46,26 @@ function preferred(header: string): string[] {
   return out;
 }
 
-/** The best precompressed sibling the client accepts (a regular file inside the mount). */
+/**
+ * The best precompressed sibling the client accepts (a regular file inside the mount). The
+ * file's directory is canonical already, so only the sibling itself can be a symlink.
+ */
 function sibling(m: Mount, f: Found, acceptEncoding: string): { path: string; stat: Stats; coding: string } | null {
   for (const coding of preferred(acceptEncoding)) {
     const ext = ENCODINGS.find((e) => e[0] === coding)?.[1];
     if (!ext) continue;
-    const stat = statSync(f.path + ext, { throwIfNoEntry: false });
-    if (!stat?.isFile()) continue;
-    // The sibling may itself be a symlink out of the mount.
-    let path: string;
-    try {
-      path = realpathSync(f.path + ext);
-    } catch {
-      continue;
+    let path = f.path + ext;
+    let stat = lstatSync(path, { throwIfNoEntry: false });
+    if (stat?.isSymbolicLink()) {
+      try {
+        path = realpathSync.native(path);
+      } catch {
+        continue;
+      }
+      if (!inside(m, path)) continue;
+      stat = statSync(path, { throwIfNoEntry: false });
     }
-    if (inside(m, path)) return { path, stat, coding };
+    if (stat?.isFile()) return { path, stat, coding };
   }
   return null;
 }

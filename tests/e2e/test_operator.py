@@ -69,8 +69,10 @@ def test_missing_env_file_is_an_option_error(tmp_path):
 
 
 def test_no_effect_options_warn_once_each(make_server):
-    s = make_server("raw_asgi:app", args=["--runtime-mode", "st", "--runtime-blocking-threads", "2", "--task-impl", "rust"])
+    s = make_server("raw_asgi:app", args=["--runtime-mode", "st", "--runtime-blocking-threads", "2", "--task-impl", "rust",
+                                          "--loop", "rloop"])
     assert httpx.get(s.url + "/scope").status_code == 200
+    assert s.log.count("--loop rloop is accepted for Granian compatibility and not available here") == 1
     for flag in ("--runtime-mode", "--runtime-blocking-threads", "--task-impl"):
         assert s.log.count(f"{flag} is accepted for Granian compatibility and changes nothing") == 1, s.log
     quiet = make_server("raw_asgi:app", args=["--runtime-mode", "auto"])

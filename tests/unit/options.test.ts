@@ -54,7 +54,7 @@ describe("option table", () => {
       [{ workers: "0" }, "invalid value for --workers: \"0\" (expected an integer from 1 to 1024)"],
       [{ port: 70000 }, "invalid value for --port: 70000 (expected an integer from 0 to 65535)"],
       [{ interface: "cgi" }, "invalid value for --interface: \"cgi\" (expected one of asgi, asginl, rsgi, wsgi)"],
-      [{ loop: "trio" }, "invalid value for --loop: \"trio\" (expected one of auto, asyncio, uvloop)"],
+      [{ loop: "trio" }, "invalid value for --loop: \"trio\" (expected one of auto, asyncio, uvloop, rloop, winloop)"],
       [{ http: "3" }, "invalid value for --http: \"3\" (expected one of auto, 1, 2)"],
       [{ reload: "maybe" }, "invalid value for --reload: \"maybe\" (expected true or false)"],
     ];
