@@ -338,6 +338,27 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process tree so far (threads included), from /proc/<pid>/stat.
+    On a busy machine this is steadier than req/s: other load slows a server down but does not
+    make each of its requests cost more CPU."""
+    tree = _children_map()
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(tree.get(p, []))
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / _TICKS
+
+
 # ---------------------------------------------------------------------------------------------
 # Checks: a server is timed only after it answered correctly.
 
@@ -527,7 +548,9 @@ def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path
         out = {}
         for sc in scenarios:
             run_wrk(args, port, sc, WARMUP_SECONDS)
+            cpu0 = tree_cpu_seconds(proc.pid)
             r = run_wrk(args, port, sc, args.duration)
+            r["cpu_us_per_req"] = (tree_cpu_seconds(proc.pid) - cpu0) / max(1, r["requests"]) * 1e6
             r["rss_kib"] = tree_rss_kib(proc.pid)
             if proc.poll() is not None:
                 raise CheckFailed(f"exited with status {proc.returncode} during the {sc.name} run")
@@ -537,7 +560,7 @@ def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path
             if r["bytes_per_response"] < sc.body_size:
                 flag += f"  (only {r['bytes_per_response']:.0f} bytes per response)"
             print(
-                f"    {spec.name:<10} {sc.name:<5} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:>7.2f} ms  "
+                f"    {spec.name:<10} {sc.name:<5} {r['rps']:>10.0f} req/s  {r['cpu_us_per_req']:>6.1f} CPU us/req  p99 {r['p99_ms']:>7.2f} ms  "
                 f"rss {r['rss_kib'] / 1024:>6.1f} MiB{flag}",
                 flush=True,
             )
@@ -564,6 +587,7 @@ def summarize(results: Dict[str, Result], scenarios: List[Scenario]) -> dict:
                 "rps_min": min(rps),
                 "rps_max": max(rps),
                 "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
+                "cpu_us_median": statistics.median(r["cpu_us_per_req"] for r in runs),
                 "rss_mib_max": max(r["rss_kib"] for r in runs) / 1024,
                 "errored_runs": len(res.runs.get(sc.name, [])) - len(runs),
                 "failed_rounds": len(res.failures),
@@ -579,7 +603,7 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
             f"\n{sc.name}: {sc.about}  "
             f"({args.interface}, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} round(s), medians)"
         )
-        header = f"  {'server':<12}{'req/s':>10}  {'min-max req/s':>17}  {'p99 ms':>8}  {'max RSS MiB':>11}  runs"
+        header = f"  {'server':<12}{'req/s':>10}  {'min-max req/s':>17}  {'CPU us/req':>10}  {'p99 ms':>8}  {'max RSS MiB':>11}  runs"
         print(header)
         print("  " + "-" * (len(header) - 2))
         for name, row in rows.items():
@@ -593,7 +617,7 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
             if row["failed_rounds"]:
                 runs += f" (+{row['failed_rounds']} failed)"
             print(
-                f"  {name:<12}{row['rps_median']:>10.0f}  {spread:>17}  {row['p99_ms_median']:>8.2f}  "
+                f"  {name:<12}{row['rps_median']:>10.0f}  {spread:>17}  {row['cpu_us_median']:>10.1f}  {row['p99_ms_median']:>8.2f}  "
                 f"{row['rss_mib_max']:>11.1f}  {runs}"
             )
         base = rows.get("granian-ts")
@@ -603,6 +627,7 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
                     continue
                 print(
                     f"  granian-ts/{other:<8} req/s x{base['rps_median'] / row['rps_median']:.2f}   "
+                    f"CPU/req x{base['cpu_us_median'] / row['cpu_us_median']:.2f}   "
                     f"p99 x{base['p99_ms_median'] / row['p99_ms_median']:.2f}   "
                     f"RSS x{base['rss_mib_max'] / row['rss_mib_max']:.2f}"
                 )
