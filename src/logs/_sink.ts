@@ -1,11 +1,13 @@
 /**
  * Lines written in batches, off the request path: `push` only appends to an array; a timer
- * joins what gathered and hands it to stdout in one asynchronous write. While a write is in
+ * joins what gathered and writes it to the file descriptor in one asynchronous `fs.write`
+ * (straight to fd 1 or 2: a worker thread's `process.stdout` would pass each chunk through
+ * the main thread first). While a write is in
  * flight (a slow reader of our stdout) lines keep gathering, up to a bound past which they are
  * counted and dropped rather than held: the log never holds back a request nor grows without
  * limit.
  */
-import { writeSync } from "node:fs";
+import { write, writeSync } from "node:fs";
 
 const FLUSH_MS = 20;
 const FLUSH_BYTES = 64 * 1024;
@@ -18,7 +20,7 @@ export class LineSink {
   private writing = false;
   dropped = 0;
 
-  constructor(private readonly stream: NodeJS.WriteStream = process.stdout) {}
+  constructor(private readonly fd: 1 | 2 = 1) {}
 
   push(line: string) {
     if (this.bytes > MAX_BYTES) {
@@ -49,16 +51,29 @@ export class LineSink {
     }
     if (this.writing || this.lines.length === 0) return;
     this.writing = true;
-    this.stream.write(this.take(), () => {
+    this.writeAll(Buffer.from(this.take()));
+  };
+
+  private writeAll(buf: Buffer) {
+    write(this.fd, buf, 0, buf.length, null, (err, n) => {
+      // A partial write (a pipe that filled up) continues where it stopped; an error (the
+      // reader is gone) drops the batch: the server goes on without its log.
+      if (!err && n < buf.length) return this.writeAll(buf.subarray(n));
+      // A non-blocking pipe that is full: try again shortly.
+      if (err?.code === "EAGAIN") return void setTimeout(() => this.writeAll(buf), FLUSH_MS);
       this.writing = false;
       if (this.lines.length && this.timer === null) this.timer = setTimeout(this.flush, FLUSH_MS);
     });
-  };
+  }
 
   /** At shutdown: whatever is left, synchronously. */
   close() {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.lines.length) writeSync(this.stream === process.stderr ? 2 : 1, this.take());
+    if (this.lines.length) {
+      try {
+        writeSync(this.fd, this.take());
+      } catch {}
+    }
   }
 }

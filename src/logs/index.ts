@@ -87,7 +87,7 @@ function protocolOf(req: Request): string {
 export function accessLog(o: ResolvedOptions, s: LogSettings, scheme: string, http: "auto" | "1" | "2"): { observe: ResponseObserver; sink: LineSink } | undefined {
   if (!s.access || !s.enabled) return undefined;
   const line = s.json ? jsonRecord : compileFormat(o.accessLogFmt ?? DEFAULT_ACCESS_FMT);
-  const sink = new LineSink(s.accessStream === "stderr" ? process.stderr : process.stdout);
+  const sink = new LineSink(s.accessStream === "stderr" ? 2 : 1);
   const origin = performance.timeOrigin;
   const observe: ResponseObserver = (req, client, status, started, size) => {
     const url = req.url;
