@@ -62,6 +62,7 @@ export class PythonWorker {
       "--log-config", o.logConfig ? resolve(o.logConfig) : "",
       "--root-path", o.rootPath,
       ...(o.factory ? ["--factory"] : []),
+      ...(o.processName !== undefined ? ["--process-name", `${o.processName.slice(0, 11)}-w${this.index}`] : []),
       "--blocking-threads", String(o.blockingThreads),
       "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
     ];

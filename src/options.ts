@@ -116,6 +116,13 @@ export const OPTIONS = {
   rssSampleInterval: opt({ kind: "duration", default: 30, min: 1, max: 300, help: "Seconds (or 1m-style) between samples of the workers' memory" }),
   rssSamples: opt({ kind: "int", default: 1, min: 1, max: 1000, help: "Consecutive samples over --workers-max-rss before a worker is replaced" }),
   workersKillTimeout: opt({ kind: "duration", default: undefined, min: 1, max: 1800, help: "Seconds a replaced or stopping worker gets to finish its requests and websockets before it is killed (default: --shutdown-timeout)" }),
+  reloadPaths: opt({ kind: "list", default: [], help: "Paths --reload watches (default: the working directory)" }),
+  reloadIgnoreDirs: opt({ kind: "list", default: [], help: "Directory names --reload ignores, added to watchfiles' defaults (__pycache__, .git, .venv, node_modules, …)" }),
+  reloadIgnorePatterns: opt({ kind: "list", default: [], help: "File name patterns (regexes) --reload ignores, added to the defaults" }),
+  reloadIgnorePaths: opt({ kind: "list", default: [], help: "Paths --reload ignores" }),
+  reloadTick: opt({ kind: "int", default: 50, min: 50, max: 5000, help: "Accepted for Granian compatibility; changes nothing (fs.watch reports changes as they happen)" }),
+  reloadIgnoreWorkerFailure: opt({ kind: "bool", default: false, help: "Accepted for Granian compatibility: here a worker that fails to start on a reload always leaves the old one serving" }),
+  processName: opt({ kind: "string", default: undefined, help: "Name of the server process as ps and top show it (Linux; the workers are named NAME-w<id>; 15 characters at most are kept)" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;
 

@@ -5,7 +5,9 @@
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
 import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
-import { watchForReload } from "./_reload.ts";
+import { reloadFilter, watchForReload } from "./_reload.ts";
+import { setProcessName } from "./_procname.ts";
+import { resolve as resolvePath } from "node:path";
 import { WorkerSupervisor } from "./_supervisor.ts";
 import type { ListenConfig, ServerHandle } from "./types.ts";
 import { resolveHTTP } from "./_http.ts";
@@ -18,6 +20,7 @@ import { PidFile, loadEnvFiles, readEnvFiles, warnNoEffect } from "./_operator.t
 
 export class Granian implements ServerHandle {
   readonly options: ResolvedOptions;
+  private readonly reloadFilter: (path: string) => boolean;
   private readonly listen: ListenConfig;
   private supervisor: WorkerSupervisor | null = null;
   private unwatch: (() => void) | null = null;
@@ -30,6 +33,12 @@ export class Granian implements ServerHandle {
     staticConfig(this.options);
     checkLogOptions(this.options);
     readEnvFiles(this.options.envFiles);
+    try {
+      const o = this.options;
+      this.reloadFilter = reloadFilter({ paths: o.reloadPaths, ignoreDirs: o.reloadIgnoreDirs, ignorePatterns: o.reloadIgnorePatterns, ignorePaths: o.reloadIgnorePaths });
+    } catch (err) {
+      throw new OptionError(`invalid value for --reload-ignore-patterns: ${(err as Error).message}`);
+    }
     proxyResolver(this.options);
     // Files are read and checked here, before any worker starts: a bad certificate is one line.
     const tls = resolveTLS(this.options);
@@ -52,6 +61,7 @@ export class Granian implements ServerHandle {
     configureLogs(this.options);
     resolveHTTP(this.options); // the start-up warnings for options Bun cannot apply
     warnNoEffect(this.options);
+    if (this.options.processName !== undefined) setProcessName(this.options.processName);
     loadEnvFiles(this.options);
     const pid = this.options.pidFile !== undefined ? new PidFile(this.options.pidFile) : null;
     pid?.write();
@@ -65,7 +75,9 @@ export class Granian implements ServerHandle {
     }
     if (this.options.reload) {
       const sup = this.supervisor;
-      this.unwatch = watchForReload(this.options.workingDir, async () => void (await sup.reload()));
+      const o = this.options;
+      const dirs = o.reloadPaths.length ? o.reloadPaths.map((p) => resolvePath(p)) : [o.workingDir];
+      this.unwatch = watchForReload(dirs, this.reloadFilter, async () => void (await sup.reload()));
       consola.withTag("granian-ts").info(`watching ${this.options.workingDir} for changes`);
     }
   }

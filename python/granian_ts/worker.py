@@ -19,6 +19,7 @@ from typing import Any, Coroutine, Optional, Sequence, Set
 
 from .config import Config, parse_args
 from .connection import Connection, ConnectionHost
+from .procname import set_process_name
 from .importer import ImportFromStringError, call_factory, import_from_string
 from .interfaces import load_interface
 from .interfaces.base import Interface, StartupFailed
@@ -224,6 +225,7 @@ def _run(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, int]) -> int
 def main(argv: Optional[Sequence[str]] = None) -> int:
     config = parse_args(argv)
     configure_logging(config.log_level, config.log_format, config.log_config)
+    set_process_name(config.process_name)
     # The terminal sends SIGINT to the whole process group; Bun orchestrates the shutdown
     # (STOP) and must not find its workers already gone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

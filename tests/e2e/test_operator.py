@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import time
 
 import httpx
 
@@ -77,3 +78,41 @@ def test_no_effect_options_warn_once_each(make_server):
         assert s.log.count(f"{flag} is accepted for Granian compatibility and changes nothing") == 1, s.log
     quiet = make_server("raw_asgi:app", args=["--runtime-mode", "auto"])
     assert "changes nothing" not in quiet.log
+
+
+def _app(text):
+    return (
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n        return\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        f"    await send({{'type': 'http.response.body', 'body': b'{text}'}})\n"
+    )
+
+
+def test_reload_paths_and_ignores(make_server, tmp_path):
+    app_dir, watched = tmp_path / "app", tmp_path / "lib"
+    app_dir.mkdir()
+    (watched / "skipme").mkdir(parents=True)
+    (app_dir / "reloadable.py").write_text(_app("one"))
+    s = make_server("reloadable:app", cwd=app_dir, args=[
+        "--reload", "--reload-paths", str(watched), "--reload-ignore-dirs", "skipme",
+        "--reload-ignore-patterns", r"^draft_"])
+    assert httpx.get(s.url).text == "one"
+    (app_dir / "reloadable.py").write_text(_app("two"))  # the working directory is not watched now
+    for ignored in (watched / "skipme" / "x.py", watched / "draft_x.py", watched / "notes.txt"):
+        ignored.write_text("x = 1\n")
+    (watched / "trigger.py").write_text("x = 1\n")  # this one is: the worker restarts, and loads "two"
+    deadline = time.monotonic() + 20
+    while httpx.get(s.url).text != "two":
+        assert time.monotonic() < deadline, s.log
+        time.sleep(0.2)
+    assert s.log.count("rolling restart: replacing it") == 1, s.log
+
+
+def test_process_name(make_server):
+    s = make_server("raw_asgi:app", args=["--process-name", "my-app-server"])
+    with open(f"/proc/{s.proc.pid}/comm") as f:
+        assert f.read().strip() == "my-app-server"
+    worker = httpx.get(s.url + "/scope").json()["pid"]
+    with open(f"/proc/{worker}/comm") as f:
+        assert f.read().strip() == "my-app-serv-w1"

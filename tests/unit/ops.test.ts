@@ -67,3 +67,14 @@ describe("env files", () => {
     expect(() => readEnvFiles([join(d, "missing")], {})).toThrow("invalid value for --env-files");
   });
 });
+
+describe("reload filter (Granian's --reload-ignore-*, on watchfiles' defaults)", () => {
+  test("python files only, default and given ignores", async () => {
+    const { reloadFilter } = await import("../../src/_reload.ts");
+    const f = reloadFilter({ paths: [], ignoreDirs: ["skipme"], ignorePatterns: ["^draft_"], ignorePaths: ["/srv/app/vendor"] });
+    expect(["/srv/app/a.py", "/srv/app/pkg/b.py"].map(f)).toEqual([true, true]);
+    expect(["/srv/app/a.txt", "/srv/app/.venv/x.py", "/srv/app/__pycache__/a.py", "/srv/app/skipme/a.py",
+      "/srv/app/draft_a.py", "/srv/app/vendor/a.py", "/srv/app/.#a.py"].map(f)).toEqual([false, false, false, false, false, false, false]);
+    expect(() => reloadFilter({ paths: [], ignoreDirs: [], ignorePatterns: ["("], ignorePaths: [] })).toThrow();
+  });
+});

@@ -10,9 +10,6 @@ import { OPTIONS, envOf, flagOf, type OptionName } from "../../src/options.ts";
 const PENDING = new Set([
   // helper "cli"
   "--url-path-prefix",
-  // helper "supervise"
-  "--reload-paths", "--reload-ignore-dirs", "--reload-ignore-patterns",
-  "--reload-ignore-paths", "--reload-tick", "--reload-ignore-worker-failure", "--process-name",
 ]);
 
 const python = join(import.meta.dir, "../../.venv/bin/python");
