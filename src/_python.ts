@@ -60,7 +60,7 @@ export class PythonWorker {
       "--log-level", o.log ? o.logLevel : "critical",
       "--log-format", o.logFormat,
       "--log-config", o.logConfig ? resolve(o.logConfig) : "",
-      "--root-path", o.rootPath,
+      "--root-path", o.urlPathPrefix,
       ...(o.factory ? ["--factory"] : []),
       ...(o.processName !== undefined ? ["--process-name", `${o.processName.slice(0, 11)}-w${this.index}`] : []),
       "--blocking-threads", String(o.blockingThreads),

@@ -2,9 +2,11 @@
  * `Granian`: the embeddable server. Options are resolved and validated once here; the
  * supervisor and the listener threads only read resolved values.
  */
+import http from "node:http";
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
 import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
+import { ensurePortFree } from "./_port.ts";
 import { reloadFilter, watchForReload } from "./_reload.ts";
 import { setProcessName } from "./_procname.ts";
 import { resolve as resolvePath } from "node:path";
@@ -65,6 +67,10 @@ export class Granian implements ServerHandle {
     loadEnvFiles(this.options);
     const pid = this.options.pidFile !== undefined ? new PidFile(this.options.pidFile) : null;
     pid?.write();
+    // Bun's request-head limit is one process-wide setting, read by every listener thread's
+    // parser: Bun makes node:http's maxHeaderSize writable for this (typed read-only after Node).
+    (http as { maxHeaderSize: number }).maxHeaderSize = this.options.http1BufferSize;
+    if (!this.listen.uds) ensurePortFree(this.options.address, this.options.port);
     this.supervisor = new WorkerSupervisor(this.options, this.listen);
     this.supervisor.closed.then(() => pid?.remove());
     try {

@@ -4,13 +4,9 @@ import { OPTIONS, envOf, flagOf, type OptionName } from "../../src/options.ts";
 
 /**
  * Every option of Granian's CLI (the pinned granian in .venv, requirements-dev.txt) is in the
- * option table with its flag and env var. PENDING are the ones their owners have not landed
- * yet; an option leaves it when it lands.
+ * option table with its flag and env var. PENDING would hold any not landed yet (none now).
  */
-const PENDING = new Set([
-  // helper "cli"
-  "--url-path-prefix",
-]);
+const PENDING = new Set<string>([]);
 
 const python = join(import.meta.dir, "../../.venv/bin/python");
 const LIST = `
