@@ -3,7 +3,7 @@
  * from a trusted peer only, `Forwarded` (RFC 7239) or else `X-Forwarded-For`,
  * `X-Forwarded-Proto` and `X-Forwarded-Host` set the client, the scheme and the Host the app
  * sees (ASGI `client`/`scheme`, WSGI `REMOTE_ADDR`/`wsgi.url_scheme`, RSGI `client`/`scheme`).
- * From any other peer they change nothing. Off (the default, as in Granian), the bridge gets
+ * From any other peer they change nothing; a peer on the Unix socket (--uds) is trusted. Off (the default, as in Granian), the bridge gets
  * no resolver and a request pays nothing.
  *
  * The client is found right to left: each hop appends the address it saw, so the rightmost
@@ -94,7 +94,9 @@ export function proxyResolver(o: ResolvedOptions): ProxyResolver | undefined {
     return null;
   };
   return (headers, peer) => {
-    if (!isTrusted(peer)) return null;
+    // A peer on our Unix socket (--uds) has no address: only local processes that the socket's
+    // permissions let in reach it, so it is trusted, as the proxy in front of a socket is.
+    if (peer !== "" && !isTrusted(peer)) return null;
     let node: { ip: string; port: string } | null = null;
     let proto: string | undefined;
     let host: string | undefined;

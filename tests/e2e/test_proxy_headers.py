@@ -1,6 +1,7 @@
 """Proxy headers (--proxy-headers, --forwarded-allow-ips) with a real nginx in front, and forged
 headers from an untrusted peer. The client reaches nginx from 127.0.0.3 (a loopback address of
 its own), so the address nginx forwards differs from nginx's own 127.0.0.1."""
+import os
 import shutil
 import socket
 import subprocess
@@ -29,7 +30,10 @@ class Nginx:
     def __init__(self, tmp, upstream):
         self.port = free_port()
         temps = "".join(f"{k}_temp_path {tmp}/{k};\n" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        # As root, nginx's workers would drop to nobody, who may not open a socket in our temp dir.
+        user = "user root;" if os.geteuid() == 0 else ""
         (tmp / "nginx.conf").write_text(f"""
+{user}
 worker_processes 1;
 error_log {tmp}/error.log warn;
 pid {tmp}/nginx.pid;
@@ -40,14 +44,14 @@ http {{
   server {{
     listen 127.0.0.1:{self.port};
     location /xf/ {{
-      proxy_pass http://127.0.0.1:{upstream}/;
+      proxy_pass http://{upstream}/;
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto https;
       proxy_set_header X-Forwarded-Host public.example;
     }}
     location /fwd/ {{
-      proxy_pass http://127.0.0.1:{upstream}/;
+      proxy_pass http://{upstream}/;
       proxy_set_header Forwarded "for=$remote_addr:$remote_port;proto=https;host=fwd.example";
     }}
   }}
@@ -74,7 +78,7 @@ def nginx_for(tmp_path):
     started = []
 
     def make(server):
-        n = Nginx(tmp_path, server.port)
+        n = Nginx(tmp_path, f"unix:{server.uds}:" if server.uds else f"127.0.0.1:{server.port}")
         started.append(n)
         return n
 
@@ -152,3 +156,13 @@ def test_bad_allow_list_is_an_option_error():
     s = Server("raw_asgi:app", args=["--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/99"])
     p = subprocess.run(s.argv, capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "--forwarded-allow-ips" in p.stderr
+
+
+def test_through_nginx_over_the_unix_socket(make_server, nginx_for, tmp_path):
+    # A peer on the Unix socket has no address; it is the proxy in front, and trusted.
+    s = make_server("raw_asgi:app", args=["--uds", str(tmp_path / "app.sock"), "--proxy-headers"])
+    n = nginx_for(s)
+    with client() as c:
+        r = c.get(n.url + "/xf/scope").json()
+    assert r["client"] == [CLIENT_IP, 0] and r["scheme"] == "https"
+    assert header(r, "host") == ["public.example"]
