@@ -18,7 +18,7 @@ import {
   decodeU32,
 } from "./_protocol.ts";
 import { sendBody } from "./_request_body.ts";
-import { BAD_GATEWAY, BAD_REQUEST, Responder, cutBody } from "./_response.ts";
+import { BAD_GATEWAY, BAD_REQUEST, CUT, Responder, cutBody } from "./_response.ts";
 import { Stream } from "./_stream.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
 
@@ -275,7 +275,7 @@ export class WorkerBridge {
     s.resume?.();
     if (!s.started) {
       s.started = true;
-      if (s.heldBody) s.resolve(new Response(cutBody("response aborted"), { status: s.status, headers: s.headers }));
+      if (s.heldBody) s.resolve(new Response(cutBody(), { status: s.status, headers: s.headers }));
       else {
         s.resolve(BAD_GATEWAY());
         if (status && !s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0);
@@ -284,7 +284,7 @@ export class WorkerBridge {
       s.ended = true;
       s.waiting?.();
       try {
-        s.ctrl.error(new Error("response aborted"));
+        s.ctrl.error(CUT);
       } catch {}
     }
     this.release();
