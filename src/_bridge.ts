@@ -64,6 +64,8 @@ export interface BridgeOptions {
   websocket: boolean;
   accessLog?: AccessLogger;
   onClose?: (error?: Error) => void;
+  /** A request slot freed (src/_routing.ts counts requests in flight per worker). */
+  onRelease?: () => void;
 }
 
 export class WorkerBridge {
@@ -81,6 +83,8 @@ export class WorkerBridge {
   private readonly sessions = new Map<number, WsSession>();
   /** The server of the last upgrade request: the one to upgrade it with. */
   private server: Server<unknown> | null = null;
+  /** Set while the server drains: responses carry `Connection: close` (src/_stream.ts). */
+  closing = false;
 
   private readonly responder = new Responder(this);
 
@@ -99,6 +103,11 @@ export class WorkerBridge {
 
   get inFlight() {
     return this.streams.size;
+  }
+
+  /** Accepted websockets still open. */
+  get websockets() {
+    return this.sessions.size;
   }
 
   /** Resolves when no request is in flight. */
@@ -314,6 +323,7 @@ export class WorkerBridge {
     const next = this.waiting.shift();
     if (next) return next();
     this.active--;
+    this.opts.onRelease?.();
     if (this.idle && this.streams.size === 0) {
       this.idle();
       this.idle = null;

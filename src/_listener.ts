@@ -1,12 +1,14 @@
 /**
  * A listener thread: its own Bun.serve on the shared port (SO_REUSEPORT spreads connections
- * across threads) and its own connection to its Python worker. Started by the supervisor
- * (src/_supervisor.ts) with a "start" message.
+ * across threads) and its own connection to every Python worker, which its `WorkerPool`
+ * (src/_routing.ts) routes requests over. Started by the supervisor (src/_supervisor.ts) with
+ * a "start" message; "attach" and "detach" follow the workers as they come and go.
  */
 import type { Server } from "bun";
 import { consola } from "consola";
 import { WorkerBridge, type AccessLogger } from "./_bridge.ts";
-import type { ListenerCommand, ListenerConfig, ListenerEvent } from "./types.ts";
+import { RoutingTable, WorkerPool } from "./_routing.ts";
+import type { ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "./types.ts";
 import { setLogLevel } from "./_log.ts";
 import { websocketHandlers, type WsSession } from "./_websocket.ts";
 import { serveHTTP } from "./_http.ts";
@@ -16,7 +18,7 @@ declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
 
 let server: Server<unknown> | null = null;
-let bridge: WorkerBridge | null = null;
+let pool: WorkerPool;
 let config: ListenerConfig;
 
 function accessLogger(log: typeof consola): AccessLogger {
@@ -27,9 +29,10 @@ function accessLogger(log: typeof consola): AccessLogger {
   };
 }
 
-function makeBridge(socketPath: string) {
-  const b = new WorkerBridge({
-    socketPath,
+/** Connect to the worker of `a.slot`; the pool routes to it once it is connected. */
+async function attach(a: WorkerAddress): Promise<void> {
+  const b: WorkerBridge = new WorkerBridge({
+    socketPath: a.socketPath,
     scheme: config.tls ? "https" : "http",
     http: config.http.mode,
     // Long-running requests (slow apps, long polls) must not be cut by the idle timer that
@@ -40,19 +43,40 @@ function makeBridge(socketPath: string) {
         server?.timeout(req, config.http.idleTimeout);
       } catch {}
     },
-    backpressure: config.backpressure,
+    // The pool holds requests back (over all threads); the bridge never queues.
+    backpressure: Number.MAX_SAFE_INTEGER,
     websocket: config.ws,
     accessLog: config.accessLog ? accessLogger(consola.withTag("access")) : undefined,
-    onClose: () => post({ type: "disconnected" }),
+    onClose: () => pool.detach(a.slot, b),
+    onRelease: () => pool.released(a.slot),
   });
-  return b;
+  await b.connect();
+  pool.attach(a.slot, b);
 }
 
-async function start(c: ListenerConfig) {
+/** Let the slot's requests and websockets finish (bounded), then disconnect from its worker. */
+async function detach(slot: number, timeoutMs: number) {
+  const b = pool.bridge(slot);
+  if (b) {
+    const deadline = performance.now() + timeoutMs;
+    await Promise.race([b.drained(), Bun.sleep(timeoutMs)]);
+    while (b.websockets > 0 && b.connected && performance.now() < deadline) await Bun.sleep(20);
+    b.closeWebsockets(1012, "service restart"); // RFC 6455 §7.4.1 (IANA registry): try again
+    pool.detach(slot, b);
+    b.close();
+  }
+  post({ type: "detached", slot });
+}
+
+async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddress[]) {
   config = c;
   setLogLevel(c.logLevel);
-  bridge = makeBridge(c.socketPath);
-  await bridge.connect();
+  pool = new WorkerPool(table, {
+    backpressure: c.backpressure,
+    queueSize: c.backpressureQueue,
+    queueTimeoutMs: c.backpressureTimeoutMs,
+  });
+  await Promise.all(workers.map(attach));
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
   // idleTimeout and http1/http2 apply on a Unix socket too.
   const options = {
@@ -62,7 +86,7 @@ async function start(c: ListenerConfig) {
     development: false,
     // Bodies stream through with flow control, so Bun's whole-body cap does not apply.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: (req: Request, srv: Server<unknown>) => bridge!.handle(req, srv),
+    fetch: (req: Request, srv: Server<unknown>) => pool.handle(req, srv),
     websocket: websocketHandlers({
       maxMessageSize: c.wsMaxMessageSize,
       pingInterval: c.wsPingInterval,
@@ -77,32 +101,54 @@ async function start(c: ListenerConfig) {
   post({ type: "listening", port: server.port ?? 0 });
 }
 
+/** How long a draining listener keeps accepting while busy connections learn they must close. */
+const CLOSE_NOTICE_MS = 500;
+
 async function stop(timeoutMs: number) {
   if (server) {
     const s = server;
     server = null;
-    // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
-    bridge?.closeWebsockets(1001, "server shutting down");
+    const bridges = pool.bridgesInUse;
+    for (const b of bridges) {
+      // Keep-alive clients must send no new request on a connection that is about to close.
+      b.closing = true;
+      // Websockets do not finish on their own: they close as "going away" (RFC 6455 §7.4.1).
+      b.closeWebsockets(1001, "server shutting down");
+    }
+    // Busy keep-alive connections get their `Connection: close` on the next response before
+    // the port closes: a client whose connection is closed under it, between two requests,
+    // sees an error where it would otherwise just reconnect.
+    if (s.pendingRequests > 0) await Bun.sleep(Math.min(CLOSE_NOTICE_MS, timeoutMs));
     // Stop accepting; in-flight requests go on until they finish or the timeout hits.
     const graceful = s.stop(false);
     const timer = new Promise((r) => setTimeout(r, timeoutMs));
-    await Promise.race([Promise.all([graceful, bridge?.drained()]), timer]);
+    await Promise.race([Promise.all([graceful, ...bridges.map((b) => b.drained())]), timer]);
+    pool.refuseQueued();
     await s.stop(true);
   }
-  bridge?.close();
+  for (const b of pool?.bridgesInUse ?? []) b.close();
   post({ type: "stopped" });
   process.exit(0);
 }
+
+const failed = (err: unknown) => String((err as Error)?.message ?? err);
 
 self.onmessage = (ev: MessageEvent<ListenerCommand>) => {
   const cmd = ev.data;
   switch (cmd.type) {
     case "start":
-      start(cmd.config).catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
+      start(cmd.config, new RoutingTable(cmd.slots, cmd.table), cmd.attach).catch((err) =>
+        post({ type: "error", message: failed(err) }),
+      );
       break;
-    case "reconnect":
-      bridge = makeBridge(cmd.socketPath);
-      bridge.connect().catch((err) => post({ type: "error", message: String(err?.message ?? err) }));
+    case "attach":
+      attach(cmd).then(
+        () => post({ type: "attached", slot: cmd.slot }),
+        (err) => post({ type: "attached", slot: cmd.slot, error: failed(err) }),
+      );
+      break;
+    case "detach":
+      detach(cmd.slot, cmd.timeoutMs);
       break;
     case "stop":
       stop(cmd.timeoutMs);

@@ -18,7 +18,9 @@ export class StartupError extends Error {
 
 export class PythonWorker {
   readonly socketPath: string;
-  private proc: Subprocess<"pipe", "inherit", "inherit"> | null = null;
+  private proc: Subprocess<"pipe", "inherit", "pipe"> | null = null;
+  /** The end of the worker's stderr (it is passed on to ours): the last error, for crash reports. */
+  private tail = "";
   private control: Socket | null = null;
   private stopped: (() => void) | null = null;
   /** True once `stop()` was asked: an exit is then expected, not a crash. */
@@ -38,7 +40,13 @@ export class PythonWorker {
   /** Spawn the worker and wait until it reports READY (app imported, lifespan started). */
   async start(): Promise<void> {
     const o = this.opts;
-    const env = { ...process.env, PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(":"), PYTHONUNBUFFERED: "1" };
+    const env = {
+      ...process.env,
+      PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(":"),
+      PYTHONUNBUFFERED: "1",
+      // 1..N, the same for a worker's replacements: apps shard caches, ports or logs by it.
+      GRANIAN_TS_WORKER_ID: String(this.index),
+    };
     const argv = [
       o.python, "-m", "granian_ts",
       "--socket", this.socketPath,
@@ -55,12 +63,13 @@ export class PythonWorker {
     ];
     try {
       // stdin is the lifeline: never written, it reaches EOF when this process dies, even by SIGKILL.
-      this.proc = Bun.spawn(argv, { stdin: "pipe", stdout: "inherit", stderr: "inherit", env, cwd: o.workingDir });
+      this.proc = Bun.spawn(argv, { stdin: "pipe", stdout: "inherit", stderr: "pipe", env, cwd: o.workingDir });
     } catch (err) {
       throw new StartupError(`could not start the Python interpreter ${JSON.stringify(o.python)}: ${(err as Error).message}`);
     }
     this.pid = this.proc.pid;
     this.exited = this.proc.exited;
+    this.passStderr(this.proc.stderr);
     let ready = false;
     const exited = this.exited.then((code) => {
       if (!ready) throw new StartupError(`worker exited with code ${code} before it was ready`);
@@ -68,6 +77,29 @@ export class PythonWorker {
     exited.catch(() => {}); // the race below reports it; a later exit is the supervisor's business
     await Promise.race([this.handshake(), exited]);
     ready = true;
+  }
+
+  private async passStderr(stream: ReadableStream<Uint8Array>) {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        process.stderr.write(chunk);
+        this.tail = (this.tail + decoder.decode(chunk, { stream: true })).slice(-4096);
+      }
+    } catch {}
+  }
+
+  /** The last line of the worker's stderr that reads like an error (a traceback's last line). */
+  lastError(): string {
+    const lines = this.tail.split("\n").map((l) => l.trim()).filter(Boolean);
+    const error = lines.findLast((l) => /^\w*(Error|Exception|Interrupt|Exit)\b|error|fatal/i.test(l));
+    return error ?? lines.at(-1) ?? "";
+  }
+
+  /** How the process ended, for a log line: "exit code 1" or "signal SIGKILL". */
+  exitDescription(): string {
+    const sig = this.proc?.signalCode;
+    return sig ? `signal ${sig}` : `exit code ${this.proc?.exitCode}`;
   }
 
   private async handshake(): Promise<void> {

@@ -36,12 +36,18 @@ export class Stream {
   constructor(
     private readonly bridge: WorkerBridge,
     readonly id: number,
-    readonly resolve: (r: Response) => void,
+    private readonly done: (r: Response) => void,
     readonly req: Request,
     readonly client: string,
     readonly t0: number,
   ) {
     this.isHead = req.method === "HEAD";
+  }
+
+  resolve(r: Response) {
+    // Draining for shutdown: the client must not send another request on this connection.
+    if (this.bridge.closing && r) r.headers.set("connection", "close");
+    this.done(r);
   }
 
   /** The request's signal aborted: the client went away. An object listener costs no closure. */

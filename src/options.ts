@@ -6,7 +6,7 @@
 
 import { resolve as resolvePath } from "node:path";
 
-type Kind = "string" | "int" | "bool" | "enum";
+type Kind = "string" | "int" | "float" | "duration" | "bool" | "enum";
 
 interface OptionSpec<K extends Kind = Kind, C extends readonly string[] = readonly string[]> {
   /** camelCase key in the TS API; the CLI flag is its kebab-case form. */
@@ -79,12 +79,24 @@ export const OPTIONS = {
   sslClientVerify: opt({ kind: "bool", default: false, help: "Require a client certificate signed by --ssl-ca (mutual TLS)" }),
   uds: opt({ kind: "string", default: undefined, help: "Unix socket to bind to instead of --host/--port" }),
   udsPermissions: opt({ kind: "string", default: undefined, help: "Permissions of the --uds file, in octal (0o660 or 0660)" }),
+  backpressureQueue: opt({ kind: "int", default: 1024, min: 0, max: 1_000_000, help: "Requests that may wait while every worker is at its backpressure (or none is up); beyond it they get 503 with Retry-After" }),
+  backpressureTimeout: opt({ kind: "float", default: 30, min: 0.001, max: 3600, help: "Seconds a request may wait for a worker before it gets 503 with Retry-After" }),
+  respawnFailedWorkers: opt({ kind: "bool", default: false, help: "Replace a worker that exits unexpectedly (without it the server stops); a worker that dies within 5 s of starting 3 times in a row stops the server" }),
+  respawnInterval: opt({ kind: "float", default: 3.5, min: 0, max: 3600, help: "Seconds between the workers of a rolling restart (SIGHUP, server.reload())" }),
+  workersLifetime: opt({ kind: "duration", default: undefined, min: 60, max: 31_536_000, help: "Replace each worker after this long (seconds or 1h30m-style), without dropping a request" }),
+  workersLifetimeJitter: opt({ kind: "duration", default: undefined, min: 0, max: 31_536_000, help: "Up to this much (random) is added to each worker's lifetime, so workers do not all restart at once" }),
+  workersMaxRequests: opt({ kind: "int", default: undefined, min: 1, max: 2_000_000_000, help: "Replace a worker after it served this many requests" }),
+  workersMaxRequestsJitter: opt({ kind: "int", default: 0, min: 0, max: 2_000_000_000, help: "Up to this many (random) are added to each worker's --workers-max-requests" }),
+  workersMaxRss: opt({ kind: "int", default: undefined, min: 1, max: 1_048_576, help: "Replace a worker whose resident memory (MiB) is above this for --rss-samples samples" }),
+  rssSampleInterval: opt({ kind: "duration", default: 30, min: 1, max: 300, help: "Seconds (or 1m-style) between samples of the workers' memory" }),
+  rssSamples: opt({ kind: "int", default: 1, min: 1, max: 1000, help: "Consecutive samples over --workers-max-rss before a worker is replaced" }),
+  workersKillTimeout: opt({ kind: "duration", default: undefined, min: 1, max: 1800, help: "Seconds a replaced or stopping worker gets to finish its requests and websockets before it is killed (default: --shutdown-timeout)" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
 
-type ValueOf<S> = S extends { kind: "int" }
+type ValueOf<S> = S extends { kind: "int" | "float" | "duration" }
   ? number
   : S extends { kind: "bool" }
     ? boolean
@@ -122,6 +134,10 @@ function describe(spec: OptionSpec): string {
   switch (spec.kind) {
     case "int":
       return `an integer from ${spec.min} to ${spec.max}`;
+    case "float":
+      return `a number from ${spec.min} to ${spec.max}`;
+    case "duration":
+      return `seconds from ${spec.min} to ${spec.max}, or a duration like 1h30m`;
     case "bool":
       return "true or false";
     case "enum":
@@ -129,6 +145,16 @@ function describe(spec: OptionSpec): string {
     default:
       return "a string";
   }
+}
+
+/** Seconds of "90", "1h30m", "2d", "45s" (Granian's durations); NaN otherwise. */
+export function parseDuration(text: string): number {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const m = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(t);
+  if (!m || !t) return NaN;
+  const [, d = 0, h = 0, min = 0, sec = 0] = m;
+  return ((+d * 24 + +h) * 60 + +min) * 60 + +sec;
 }
 
 /** Parse and check one value (from the API, argv or env) against its spec. */
@@ -140,6 +166,16 @@ export function parseOption(name: OptionName, raw: unknown, source = `--${flagOf
   switch (spec.kind) {
     case "int": {
       const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) fail();
+      return n;
+    }
+    case "float": {
+      const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isFinite(n) || n < spec.min! || n > spec.max!) fail();
+      return n;
+    }
+    case "duration": {
+      const n = typeof raw === "number" ? raw : parseDuration(String(raw));
       if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) fail();
       return n;
     }

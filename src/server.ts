@@ -47,9 +47,23 @@ export class Granian implements ServerHandle {
     await this.supervisor.start();
     if (this.options.reload) {
       const sup = this.supervisor;
-      this.unwatch = watchForReload(this.options.workingDir, () => sup.reload());
+      this.unwatch = watchForReload(this.options.workingDir, async () => void (await sup.reload()));
       consola.withTag("granian-ts").info(`watching ${this.options.workingDir} for changes`);
     }
+  }
+
+  /**
+   * Rolling restart: every worker is replaced by a fresh one, one at a time, without dropping
+   * a request (what SIGHUP does). Resolves false if a replacement failed to start (that
+   * worker keeps its old process).
+   */
+  async reload(): Promise<boolean> {
+    return (await this.supervisor?.reload()) ?? false;
+  }
+
+  /** The Python workers' pids, by worker id. */
+  get workerPids(): number[] {
+    return this.supervisor?.pids ?? [];
   }
 
   async stop(): Promise<void> {

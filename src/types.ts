@@ -28,6 +28,8 @@ export interface ServerHandle {
   serve(): Promise<void>;
   /** Stop accepting, let in-flight requests finish (bounded), run lifespan shutdown, stop the workers. */
   stop(): Promise<void>;
+  /** Rolling restart: replace the workers one at a time without dropping a request (SIGHUP). */
+  reload(): Promise<boolean>;
   /** The bound port (useful with port 0). */
   readonly port: number;
   /** Resolves when the server has stopped, however that happened. */
@@ -36,12 +38,20 @@ export interface ServerHandle {
 
 /** Messages between the supervisor and a listener thread (src/_listener.ts). */
 export type ListenerCommand =
-  | { type: "start"; config: ListenerConfig }
-  | { type: "reconnect"; socketPath: string }
+  | { type: "start"; config: ListenerConfig; table: SharedArrayBuffer; slots: number; attach: WorkerAddress[] }
+  /** Connect to a worker (started, or replacing one); answered by "attached". */
+  | ({ type: "attach" } & WorkerAddress)
+  /** Let the slot's requests and websockets finish (bounded), then disconnect; answered by "detached". */
+  | { type: "detach"; slot: number; timeoutMs: number }
   | { type: "stop"; timeoutMs: number };
 
-export interface ListenerConfig {
+/** A Python worker as the listeners know it: its routing slot and its socket. */
+export interface WorkerAddress {
+  slot: number;
   socketPath: string;
+}
+
+export interface ListenerConfig {
   hostname: string;
   port: number;
   /** Serve on this Unix socket instead of hostname/port (src/_uds.ts). */
@@ -49,6 +59,8 @@ export interface ListenerConfig {
   tls: TLSConfig | null;
   http: HTTPConfig;
   backpressure: number;
+  backpressureQueue: number;
+  backpressureTimeoutMs: number;
   accessLog: boolean;
   logLevel: string;
   index: string;
@@ -61,7 +73,8 @@ export interface ListenerConfig {
 export type ListenerEvent =
   | { type: "listening"; port: number }
   | { type: "error"; message: string }
-  | { type: "disconnected" }
+  | { type: "attached"; slot: number; error?: string }
+  | { type: "detached"; slot: number }
   | { type: "stopped" };
 
 /**

@@ -125,7 +125,7 @@ def test_several_workers_share_the_port(make_server):
 
 
 def test_dying_worker_gives_502_is_logged_and_respawned(make_server):
-    s = make_server("raw_asgi:app")
+    s = make_server("raw_asgi:app", args=["--respawn-failed-workers"])
     first = httpx.get(s.url + "/scope").json()["pid"]
     r = httpx.get(s.url + "/die", timeout=10)
     assert r.status_code == 502

@@ -254,7 +254,7 @@ def test_shutdown_closes_open_websockets_as_going_away(make_server):
 
 
 def test_a_dying_worker_closes_its_websockets_1011(make_server):
-    s = make_server("ws_asgi:app")
+    s = make_server("ws_asgi:app", args=["--respawn-failed-workers"])
 
     async def go():
         async with connect(ws_url(s, "/echo")) as bystander, connect(ws_url(s, "/die")) as ws:

@@ -212,7 +212,7 @@ def test_exc_info(wsgi_server):
 
 
 def test_worker_dying_in_the_app_is_a_502_and_it_comes_back(make_server):
-    s = make_server("raw_wsgi:app", interface="wsgi")
+    s = make_server("raw_wsgi:app", interface="wsgi", args=["--respawn-failed-workers"])
     assert httpx.get(s.url + "/die", timeout=10).status_code == 502
     assert s.wait_for_log("dying on purpose")
     deadline = time.monotonic() + 20

@@ -1,0 +1,149 @@
+/**
+ * The listener threads (src/_listener.ts), seen from the supervisor: start them, tell all of
+ * them when a worker comes (attach) or goes (detach), and replace a thread that dies.
+ */
+import { consola } from "consola";
+import type { ResolvedOptions } from "../options.ts";
+import type { RoutingTable } from "../_routing.ts";
+import type { ListenConfig, ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "../types.ts";
+
+const log = consola.withTag("granian-ts");
+
+class ListenerError extends Error {
+  override name = "ListenerError";
+}
+
+interface Thread {
+  worker: Worker;
+  name: string;
+  /** Waiters for this thread's events; each returns true once it consumed its event. */
+  waiters: Set<(e: ListenerEvent) => boolean>;
+  stopping: boolean;
+}
+
+export class ListenerThreads {
+  private threads: Thread[] = [];
+  private stopping = false;
+  port = 0;
+
+  constructor(
+    private readonly opts: ResolvedOptions,
+    private readonly listen: ListenConfig,
+    private readonly table: RoutingTable,
+    /** The workers a thread must attach to when it (re)starts. */
+    private readonly current: () => WorkerAddress[],
+  ) {}
+
+  private config(name: string): ListenerConfig {
+    const o = this.opts;
+    return {
+      hostname: o.address,
+      port: this.port,
+      unix: this.listen.uds?.path ?? null,
+      tls: this.listen.tls,
+      http: this.listen.http,
+      backpressure: o.backpressure,
+      backpressureQueue: o.backpressureQueue,
+      backpressureTimeoutMs: Math.round(o.backpressureTimeout * 1000),
+      accessLog: o.accessLog,
+      logLevel: o.logLevel,
+      index: name,
+      ws: o.ws,
+      wsPingInterval: o.wsPingInterval,
+      wsCompression: o.wsCompression,
+      wsMaxMessageSize: o.wsMaxMessageSize,
+    };
+  }
+
+  /** Start `count` threads; the first binds (port 0 picks a free port), the rest join it by SO_REUSEPORT. */
+  async start(count: number): Promise<number> {
+    this.port = this.opts.port;
+    for (let i = 0; i < count; i++) await this.spawn(`${i + 1}`, i);
+    return this.port;
+  }
+
+  private async spawn(name: string, at: number): Promise<void> {
+    const t: Thread = { worker: new Worker(new URL("../_listener.ts", import.meta.url)), name, waiters: new Set(), stopping: false };
+    t.worker.onmessage = (ev: MessageEvent<ListenerEvent>) => {
+      for (const w of t.waiters) if (w(ev.data)) t.waiters.delete(w);
+    };
+    t.worker.addEventListener("close", () => this.died(t));
+    this.threads[at] = t;
+    const listening = this.next(t, (e) => e.type === "listening");
+    this.send(t, { type: "start", config: this.config(name), table: this.table.buffer, slots: this.table.slots, attach: this.current() });
+    const e = (await listening) as Extract<ListenerEvent, { type: "listening" }>;
+    if (this.port === 0) this.port = e.port;
+  }
+
+  /** A thread that ends while we are not stopping is replaced (its connections are lost). */
+  private died(t: Thread) {
+    for (const w of t.waiters) w({ type: "error", message: `listener thread ${t.name} exited` });
+    t.waiters.clear();
+    if (t.stopping || this.stopping) return;
+    const at = this.threads.indexOf(t);
+    if (at < 0) return;
+    log.error(`listener thread ${t.name} exited unexpectedly; starting a new one`);
+    this.spawn(t.name, at).then(
+      () => log.info(`listener thread ${t.name} replaced`),
+      (err) => log.error(`listener thread ${t.name} could not be replaced: ${(err as Error).message}`),
+    );
+  }
+
+  private send(t: Thread, cmd: ListenerCommand) {
+    t.worker.postMessage(cmd);
+  }
+
+  /** The next event of `t` matching `match`; a thread error rejects. */
+  private next(t: Thread, match: (e: ListenerEvent) => boolean): Promise<ListenerEvent> {
+    return new Promise((resolve, reject) => {
+      t.waiters.add((e) => {
+        if (match(e)) resolve(e);
+        else if (e.type === "error") reject(new ListenerError(e.message));
+        else return false;
+        return true;
+      });
+    });
+  }
+
+  /** Every thread connects to the worker at `a`; rejects if one could not. */
+  async attach(a: WorkerAddress): Promise<void> {
+    await Promise.all(
+      this.threads.map(async (t) => {
+        const done = this.next(t, (e) => e.type === "attached" && e.slot === a.slot);
+        this.send(t, { type: "attach", ...a });
+        const e = (await done) as Extract<ListenerEvent, { type: "attached" }>;
+        if (e.error) throw new ListenerError(`listener thread ${t.name} could not connect to the worker: ${e.error}`);
+      }),
+    );
+  }
+
+  /** Every thread lets the slot's requests finish (bounded by `timeoutMs`), then disconnects. */
+  async detach(slot: number, timeoutMs: number): Promise<void> {
+    await Promise.all(
+      this.threads.map(async (t) => {
+        const done = this.next(t, (e) => e.type === "detached" && e.slot === slot).catch(() => {});
+        this.send(t, { type: "detach", slot, timeoutMs });
+        await Promise.race([done, Bun.sleep(timeoutMs + 2000)]);
+      }),
+    );
+  }
+
+  /** Stop accepting, drain (bounded), end the threads. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.threads.map(async (t) => {
+        t.stopping = true;
+        const stopped = this.next(t, (e) => e.type === "stopped").catch(() => {});
+        this.send(t, { type: "stop", timeoutMs });
+        await Promise.race([stopped, Bun.sleep(timeoutMs + 2000)]);
+        t.worker.terminate();
+      }),
+    );
+  }
+
+  /** For tests of the replacement: end one thread as a crash would. */
+  terminate(at: number) {
+    this.threads[at]?.worker.terminate();
+  }
+}
