@@ -16,6 +16,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { ListenerThreads } from "./supervisor/_listeners.ts";
 import { Recycler } from "./supervisor/_recycle.ts";
 import { CrashLoop } from "./supervisor/_respawn.ts";
+import { MetricsExporter } from "./metrics/index.ts";
 import { claimSocketPath, releaseSocketPath, socketBound } from "./_uds.ts";
 import type { ListenConfig, WorkerAddress } from "./types.ts";
 
@@ -39,6 +40,8 @@ export class WorkerSupervisor {
   private readonly crashLoop = new CrashLoop();
   private serving = false;
   private stopping = false;
+  /** --metrics: aggregates the listeners' snapshots and serves them. */
+  private metrics: MetricsExporter | null = null;
   port = 0;
   /** Why the server stopped on its own (a worker it could not keep), if it did. */
   failure: string | null = null;
@@ -74,6 +77,11 @@ export class WorkerSupervisor {
     // Before any worker starts: a live server on the socket is an error, not a takeover.
     if (uds) await claimSocketPath(uds);
     try {
+      if (o.metrics) {
+        const m = (this.metrics = new MetricsExporter(o, () => [...this.running.values()].map((r) => ({ index: r.index, pid: r.proc.pid }))));
+        this.listeners.onMetrics = (s) => m.update(s);
+        log.info(`Metrics at: http://${o.metricsAddress}:${m.start()}/metrics`);
+      }
       await Promise.all(Array.from({ length: o.workers }, (_, i) => this.bringUp(i + 1, i)));
       // A Unix socket has one listener: SO_REUSEPORT does not apply to AF_UNIX. It still
       // routes to every worker.
@@ -133,6 +141,7 @@ export class WorkerSupervisor {
         return;
       }
       log.error(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); its in-flight requests failed; respawning`);
+      this.metrics?.countRestart("crash");
       void this.serial(r.index, () => this.respawn(r));
     });
   }
@@ -179,6 +188,7 @@ export class WorkerSupervisor {
       const old = this.running.get(index);
       if (!old || this.stopping) return false;
       log.info(`worker ${index} (pid ${old.proc.pid}) ${reason}: replacing it`);
+      this.metrics?.countRestart(reason);
       let fresh: Running;
       try {
         fresh = await this.bringUp(index, this.pair(old.slot));
@@ -227,6 +237,7 @@ export class WorkerSupervisor {
   }
 
   private async shutdown(timeoutMs: number) {
+    this.metrics?.stop();
     this.stopping = true;
     this.recycler.stop();
     await this.listeners.stop(timeoutMs);

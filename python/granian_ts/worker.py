@@ -19,7 +19,8 @@ from typing import Any, Coroutine, Optional, Sequence, Set
 
 from .config import Config, parse_args
 from .connection import Connection, ConnectionHost
-from .importer import ImportFromStringError, import_from_string
+from .procname import set_process_name
+from .importer import ImportFromStringError, call_factory, import_from_string
 from .interfaces import load_interface
 from .interfaces.base import Interface, StartupFailed
 from .logs import configure_logging
@@ -144,6 +145,8 @@ class Worker(ConnectionHost):
             sys.path.insert(0, working_dir)
         try:
             app = import_from_string(self.config.target)
+            if self.config.factory:
+                app = call_factory(self.config.target, app)
         except ImportFromStringError as exc:
             raise StartupFailed(str(exc)) from exc.__cause__
         interface = load_interface(self.config.interface)(app, self.config)
@@ -221,7 +224,8 @@ def _run(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, int]) -> int
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     config = parse_args(argv)
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format, config.log_config)
+    set_process_name(config.process_name)
     # The terminal sends SIGINT to the whole process group; Bun orchestrates the shutdown
     # (STOP) and must not find its workers already gone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
