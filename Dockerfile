@@ -48,7 +48,7 @@ RUN groupadd --system --gid 10001 app \
  && install -d -o app -g app /run/granian-ts
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/granian-ts /opt/granian-ts
-RUN ln -s /opt/granian-ts/bin/granian-ts.mjs /usr/local/bin/granian-ts
+RUN ln -s /opt/granian-ts/bin/granian-ts /usr/local/bin/granian-ts
 ARG APP_DIR=examples
 COPY --chown=app:app ${APP_DIR} /app
 WORKDIR /app

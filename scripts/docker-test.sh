@@ -108,6 +108,9 @@ say "process and user"
 PID1=$(docker exec "$NAME" cat /proc/1/cmdline | tr '\0' ' ')
 echo "PID 1: $PID1"
 case "$PID1" in bun*granian-ts.mjs\ serve*) ;; *) fail "PID 1 is not granian-ts serve" ;; esac
+# The granian-ts command on PATH (what users type in `docker exec` or a derived image) runs without Node.
+VERSION=$(docker exec "$NAME" granian-ts --version) || fail "granian-ts --version does not run in the image"
+echo "granian-ts on PATH: $VERSION"
 USER_ID=$(docker exec "$NAME" id -u)
 echo "uid: $USER_ID ($(docker exec "$NAME" id -un))"
 [ "$USER_ID" != 0 ] || fail "the server runs as root"

@@ -72,7 +72,9 @@ def test_a_bad_header_name_costs_one_request_and_the_workers_serve_on(interface,
         assert [r.status_code for r in responses] == [200] * 40, server.log
         served = {int(r.text) for r in responses}
         assert served <= refused and len(served) == workers
-        assert "502" not in server.log and "closing the connection to Bun" not in server.log
+        # Not a bare "502": the log also holds port numbers and pids.
+        assert "answered 502" not in server.log and "got 502" not in server.log
+        assert "closing the connection to Bun" not in server.log
     finally:
         server.stop()
 
