@@ -83,7 +83,7 @@ export const OPTIONS = {
   backpressureTimeout: opt({ kind: "float", default: 30, min: 0.001, max: 3600, help: "Seconds a request may wait for a worker before it gets 503 with Retry-After" }),
   respawnFailedWorkers: opt({ kind: "bool", default: false, help: "Replace a worker that exits unexpectedly (without it the server stops); a worker that dies within 5 s of starting 3 times in a row stops the server" }),
   respawnInterval: opt({ kind: "float", default: 3.5, min: 0, max: 3600, help: "Seconds between the workers of a rolling restart (SIGHUP, server.reload())" }),
-  workersLifetime: opt({ kind: "duration", default: undefined, min: 60, max: 31_536_000, help: "Replace each worker after this long (seconds or 1h30m-style), without dropping a request" }),
+  workersLifetime: opt({ kind: "duration", default: undefined, min: 1, max: 31_536_000, help: "Replace each worker after this long (seconds or 1h30m-style), without dropping a request" }),
   workersLifetimeJitter: opt({ kind: "duration", default: undefined, min: 0, max: 31_536_000, help: "Up to this much (random) is added to each worker's lifetime, so workers do not all restart at once" }),
   workersMaxRequests: opt({ kind: "int", default: undefined, min: 1, max: 2_000_000_000, help: "Replace a worker after it served this many requests" }),
   workersMaxRequestsJitter: opt({ kind: "int", default: 0, min: 0, max: 2_000_000_000, help: "Up to this many (random) are added to each worker's --workers-max-requests" }),
