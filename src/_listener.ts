@@ -49,6 +49,7 @@ async function attach(a: WorkerAddress): Promise<void> {
     accessLog: config.accessLog ? accessLogger(consola.withTag("access")) : undefined,
     onClose: () => pool.detach(a.slot, b),
     onRelease: () => pool.released(a.slot),
+    bodyReadTimeoutMs: config.bodyReadTimeoutMs,
   });
   await b.connect();
   pool.attach(a.slot, b);
@@ -75,6 +76,7 @@ async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddr
     backpressure: c.backpressure,
     queueSize: c.backpressureQueue,
     queueTimeoutMs: c.backpressureTimeoutMs,
+    bodyReadTimeoutMs: c.bodyReadTimeoutMs,
   });
   await Promise.all(workers.map(attach));
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but

@@ -81,6 +81,7 @@ export const OPTIONS = {
   udsPermissions: opt({ kind: "string", default: undefined, help: "Permissions of the --uds file, in octal (0o660 or 0660)" }),
   backpressureQueue: opt({ kind: "int", default: 1024, min: 0, max: 1_000_000, help: "Requests that may wait while every worker is at its backpressure (or none is up); beyond it they get 503 with Retry-After" }),
   backpressureTimeout: opt({ kind: "float", default: 30, min: 0.001, max: 3600, help: "Seconds a request may wait for a worker before it gets 503 with Retry-After" }),
+  bodyReadTimeout: opt({ kind: "int", default: 30_000, min: 0, max: 3_600_000, help: "Milliseconds a client may leave its request body unsent (no byte arriving) before it gets 408 and its slot frees; 0: no limit" }),
   respawnFailedWorkers: opt({ kind: "bool", default: false, help: "Replace a worker that exits unexpectedly (without it the server stops); a worker that dies within 5 s of starting 3 times in a row stops the server" }),
   respawnInterval: opt({ kind: "float", default: 3.5, min: 0, max: 3600, help: "Seconds between the workers of a rolling restart (SIGHUP, server.reload())" }),
   workersLifetime: opt({ kind: "duration", default: undefined, min: 1, max: 31_536_000, help: "Replace each worker after this long (seconds or 1h30m-style), without dropping a request" }),
