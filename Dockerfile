@@ -42,8 +42,10 @@ COPY python/granian_ts python/granian_ts
 
 # --- final image ---
 FROM base
+# /run/granian-ts: where `GRANIAN_UDS` sockets go (a volume shared with a proxy takes its owner).
 RUN groupadd --system --gid 10001 app \
- && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
+ && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app \
+ && install -d -o app -g app /run/granian-ts
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/granian-ts /opt/granian-ts
 RUN ln -s /opt/granian-ts/bin/granian-ts.mjs /usr/local/bin/granian-ts
@@ -60,9 +62,9 @@ ENV GRANIAN_HOST=0.0.0.0 \
     GRANIAN_TS_HEALTH_PATH=/ \
     APP=fastapi_app:app
 EXPOSE 8000
-# Any answer below 500 is healthy: the server is up and the app answers.
+# Any answer below 500 is healthy: the server is up and the app answers (on GRANIAN_UDS if set).
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["bun", "-e", "fetch(`http://127.0.0.1:${process.env.GRANIAN_PORT}${process.env.GRANIAN_TS_HEALTH_PATH}`).then(r => process.exit(r.status < 500 ? 0 : 1), () => process.exit(1))"]
+  CMD ["bun", "-e", "const e = process.env; fetch(e.GRANIAN_UDS ? `http://localhost${e.GRANIAN_TS_HEALTH_PATH}` : `http://127.0.0.1:${e.GRANIAN_PORT}${e.GRANIAN_TS_HEALTH_PATH}`, { unix: e.GRANIAN_UDS || undefined }).then(r => process.exit(r.status < 500 ? 0 : 1), () => process.exit(1))"]
 # Bun is PID 1 and handles SIGTERM itself (drain, lifespan shutdown, exit 0); sh only expands $APP.
 ENTRYPOINT ["/bin/sh", "-c", "exec bun /opt/granian-ts/bin/granian-ts.mjs serve \"$@\" \"$APP\"", "granian-ts"]
 CMD []

@@ -13,7 +13,7 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=$ROOT/.cache/docker
-mkdir -p "$CACHE"
+mkdir -p "$CACHE" "$CACHE/empty-context"
 say() { printf '\n== %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 
@@ -21,6 +21,8 @@ need() { command -v "$1" >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONT
 need dockerd docker.io
 need debootstrap debootstrap
 need curl curl
+need docker-compose docker-compose
+need wrk wrk
 [ -x node_modules/bun/bin/bun.exe ] || npm install --no-audit --no-fund --loglevel=error
 
 say "docker daemon"
@@ -138,4 +140,69 @@ awk "BEGIN { exit !($STOP_S < 8) }" || fail "docker stop took ${STOP_S}s (Docker
 echo "--- container log (tail)"
 docker logs "$NAME" 2>&1 | tail -n 6
 
-say "PASS: $IMAGE ($((SIZE / 1000000)) MB) serves, drains on docker stop, exits 0, turns healthy, runs as uid $USER_ID"
+say "examples/deploy/docker-compose.yml: nginx + two instances, rolled under load"
+# The compose file's images: granian-ts is the image just built; nginx:stable, when it cannot be
+# pulled, is a stand-in: Debian's nginx on the same base, reading conf.d as the official image.
+docker tag "$IMAGE" granian-ts
+if ! docker image inspect nginx:stable >/dev/null 2>&1; then
+  printf '%s\n' \
+    "FROM $BASE" \
+    'RUN apt-get update && apt-get install -y --no-install-recommends nginx && apt-get clean \' \
+    ' && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \' \
+    ' && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log' \
+    'LABEL granian-ts.stand-in=true' \
+    'STOPSIGNAL SIGQUIT' \
+    'CMD ["nginx", "-g", "daemon off;"]' >"$CACHE/nginx.Dockerfile"
+  docker build --network host -t nginx:stable -f "$CACHE/nginx.Dockerfile" "$CACHE/empty-context" >"$CACHE/nginx-build.log" 2>&1 ||
+    { tail -n 20 "$CACHE/nginx-build.log"; fail "nginx stand-in build failed"; }
+  echo "built the nginx:stable stand-in (Debian's nginx)"
+fi
+COMPOSE="docker-compose -f examples/deploy/docker-compose.yml -p granian-ts-deploy-test"
+NGINX_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export NGINX_PORT
+compose_down() { $COMPOSE down -t 30 >/dev/null 2>&1 || true; }
+trap 'cleanup; compose_down' EXIT
+$COMPOSE up -d --no-build >"$CACHE/compose.log" 2>&1 || { cat "$CACHE/compose.log"; fail "docker-compose up failed"; }
+NURL=http://127.0.0.1:$NGINX_PORT
+i=0
+until curl -fsS "$NURL/" >/dev/null 2>&1; do
+  i=$((i + 1))
+  [ $i -le 600 ] || { $COMPOSE logs | tail -n 30; fail "nginx did not answer on $NURL within 60 s"; }
+  sleep 0.1
+done
+echo "through nginx: GET / -> $(curl -fsS "$NURL/")"
+for svc in app1 app2; do
+  LISTEN=$($COMPOSE logs "$svc" | grep -o 'Listening at: [^ ]*' | tail -n 1)
+  echo "$svc: $LISTEN"
+  case "$LISTEN" in *+unix://*) ;; *) fail "$svc is not on its Unix socket" ;; esac
+done
+healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$($COMPOSE ps -q "$1")")" = healthy ]; }
+WRK_OUT=$CACHE/wrk.out
+wrk -t1 -c8 -d300s "$NURL/" >"$WRK_OUT" 2>&1 &
+WRK=$!
+SLOW_LOG=$CACHE/slow.log
+: >"$SLOW_LOG"
+# Streamed responses of 1 s, back to back: some are in flight on the instance that stops.
+(while :; do
+  if [ "$(curl -fsS -N "$NURL/stream?n=4&delay=0.25" | wc -l)" = 4 ]; then echo ok; else echo FAIL; fi >>"$SLOW_LOG"
+done) &
+SLOW=$!
+for svc in app1 app2; do
+  T0=$(date +%s.%N)
+  $COMPOSE restart "$svc" >/dev/null 2>&1
+  i=0
+  until healthy "$svc"; do i=$((i + 1)); [ $i -le 600 ] || fail "$svc not healthy again within 60 s"; sleep 0.1; done
+  echo "restarted $svc (stop, drain, start): healthy again after $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }") s"
+done
+kill -INT $WRK
+wait $WRK || true
+kill $SLOW
+wait $SLOW 2>/dev/null || true
+SLOW_FAILS=$(grep -c FAIL "$SLOW_LOG" || true)
+echo "wrk through nginx during the roll: $(grep -E 'requests in|Non-2xx|Socket errors' "$WRK_OUT" | sed 's/^ *//' | tr '\n' ' ')"
+echo "slow streamed requests: $(grep -c ok "$SLOW_LOG") ok, $SLOW_FAILS failed"
+! grep -qE 'Non-2xx|Socket errors' "$WRK_OUT" || fail "wrk saw failed requests"
+[ "$SLOW_FAILS" = 0 ] || fail "slow requests failed during the roll"
+compose_down
+
+say "PASS: $IMAGE ($((SIZE / 1000000)) MB) serves, drains on docker stop, exits 0, turns healthy, runs as uid $USER_ID; compose roll lost no request"

@@ -10,6 +10,7 @@ import { consola } from "consola";
 import { WorkerBridge } from "./_bridge.ts";
 import { setLogLevel } from "./_log.ts";
 import { PythonWorker } from "./_python.ts";
+import { RoutingTable, SlotState, WorkerPool } from "./_routing.ts";
 import { websocketHandlers } from "./_websocket.ts";
 import { getInterface } from "./interfaces/index.ts";
 import { resolveOptions, type ResolvedOptions } from "./options.ts";
@@ -23,11 +24,10 @@ const NO_SERVER = { requestIP: () => null, upgrade: () => false } as unknown as 
 const CLOSED = () =>
   new Response("Service Unavailable", { status: 503, headers: { "content-type": "text/plain; charset=utf-8" } });
 
-/** One Python worker and this thread's connection to it. */
-interface Slot {
-  worker: PythonWorker;
-  bridge: WorkerBridge;
-}
+/** A worker that dies this soon after its start counts as a crash loop... */
+const CRASH_WINDOW_MS = 5000;
+/** ...and after this many in a row it is not replaced. */
+const MAX_QUICK_CRASHES = 3;
 
 /**
  * Start the Python workers and resolve once every one of them is ready (app imported, lifespan
@@ -44,7 +44,10 @@ export async function createHandler(options: HandlerOptions): Promise<PythonHand
 }
 
 class EmbeddedHandler implements PythonHandler {
-  private slots: Slot[] = [];
+  /** The workers by routing slot (worker index - 1); a replacement takes its predecessor's slot. */
+  private readonly workers: (PythonWorker | null)[];
+  private readonly table: RoutingTable;
+  private readonly pool: WorkerPool;
   private closing: Promise<void> | null = null;
   /** The mount point without its trailing slash ("" when mounted at the root). */
   private readonly prefix: string;
@@ -61,83 +64,83 @@ class EmbeddedHandler implements PythonHandler {
       pingInterval: opts.wsPingInterval,
       compression: opts.wsCompression,
     });
+    this.workers = new Array(opts.workers).fill(null);
+    // The routing of `serve`'s listener threads (src/_routing.ts), here on one thread.
+    this.table = new RoutingTable(opts.workers);
+    this.pool = new WorkerPool(this.table, {
+      backpressure: opts.backpressure,
+      queueSize: opts.backpressureQueue,
+      queueTimeoutMs: opts.backpressureTimeout * 1000,
+    });
   }
 
   async start() {
-    try {
-      const started = Array.from({ length: this.opts.workers }, (_, i) => this.startSlot(i + 1));
-      // Every start is awaited, failed or not, so that none is left running when one fails.
-      const results = await Promise.allSettled(started);
-      for (const r of results) if (r.status === "fulfilled") this.slots.push(r.value);
-      const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
-      if (failed) throw failed.reason;
-    } catch (err) {
+    // Every start is awaited, failed or not, so that none is left running when one fails.
+    const results = await Promise.allSettled(this.workers.map((_, slot) => this.startWorker(slot)));
+    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    if (failed) {
       await this.close();
-      throw err;
+      throw failed.reason;
     }
-    for (const slot of this.slots) this.watch(slot);
   }
 
-  private async startSlot(index: number): Promise<Slot> {
-    const worker = new PythonWorker(this.opts, index);
+  /** Start the worker of `slot`, connect to it and route to it; watch it from then on. */
+  private async startWorker(slot: number, crashes = 0): Promise<void> {
+    const worker = new PythonWorker(this.opts, slot + 1);
+    this.workers[slot] = worker;
+    const startedAt = performance.now();
     try {
       await worker.start();
-      const bridge = this.makeBridge(worker);
+      if (this.closing) throw new Error("closing");
+      const bridge: WorkerBridge = new WorkerBridge({
+        socketPath: worker.socketPath,
+        scheme: "http",
+        // The host app's Bun.serve may speak HTTP/1.1 or HTTP/2: told per request, as in the listener.
+        http: "auto",
+        // The pool holds requests back; the bridge never queues.
+        backpressure: Number.MAX_SAFE_INTEGER,
+        websocket: this.opts.ws,
+        onClose: () => this.pool.detach(slot, bridge),
+        onRelease: () => this.pool.released(slot),
+      });
       await bridge.connect();
-      return { worker, bridge };
+      this.table.reset(slot);
+      this.pool.attach(slot, bridge);
+      this.table.setState(slot, SlotState.UP);
     } catch (err) {
       await worker.stop(1000);
       throw err;
     }
+    worker.exited.then((code) => this.onExit(slot, worker, code, performance.now() - startedAt < CRASH_WINDOW_MS ? crashes + 1 : 0));
   }
 
-  private makeBridge(worker: PythonWorker) {
-    return new WorkerBridge({
-      socketPath: worker.socketPath,
-      scheme: "http",
-      // The host app's Bun.serve may speak HTTP/1.1 or HTTP/2: told per request, as in the listener.
-      http: "auto",
-      backpressure: this.opts.backpressure,
-      websocket: this.opts.ws,
-    });
-  }
-
-  /** A worker that dies while we are not closing is logged and respawned; the others serve meanwhile. */
-  private watch(slot: Slot) {
-    const worker = slot.worker;
-    worker.exited.then(async (code) => {
-      if (worker.stopping || this.closing) return;
-      log.error(`worker ${worker.index} (pid ${worker.pid}) died with exit code ${code}; its in-flight requests got 502; respawning`);
-      try {
-        const fresh = await this.startSlot(worker.index);
-        if (this.closing) return fresh.bridge.close(), await fresh.worker.stop(1000);
-        slot.worker = fresh.worker;
-        slot.bridge = fresh.bridge;
-      } catch (err) {
-        log.error(`worker ${worker.index} could not be respawned: ${(err as Error).message}`);
-        return;
-      }
-      this.watch(slot);
-      log.info(`worker ${worker.index} respawned (pid ${slot.worker.pid})`);
-    });
-  }
-
-  /** The connected bridge with the fewest requests in flight. */
-  private pick(): WorkerBridge {
-    const slots = this.slots;
-    let best = slots[0]!.bridge;
-    for (let i = 1; i < slots.length; i++) {
-      const b = slots[i]!.bridge;
-      if (!best.connected || (b.connected && b.inFlight < best.inFlight)) best = b;
+  /**
+   * A worker that dies while we are not closing is replaced (a host app has nobody else to do
+   * it), unless it keeps dying right after its start: then its slot stays down and the other
+   * workers serve.
+   */
+  private async onExit(slot: number, worker: PythonWorker, code: number, crashes: number) {
+    this.table.setState(slot, SlotState.DOWN);
+    if (worker.stopping || this.closing) return;
+    const what = `worker ${worker.index} (pid ${worker.pid})`;
+    if (crashes >= MAX_QUICK_CRASHES) {
+      log.error(`${what} died with exit code ${code}, ${crashes} times in a row within ${CRASH_WINDOW_MS / 1000} s of starting: not respawning it`);
+      return;
     }
-    return best;
+    log.error(`${what} died with exit code ${code}; its in-flight requests got 502; respawning`);
+    try {
+      await this.startWorker(slot, crashes);
+      log.info(`worker ${worker.index} respawned (pid ${this.workers[slot]!.pid})`);
+    } catch (err) {
+      if (!this.closing) log.error(`worker ${worker.index} could not be respawned: ${(err as Error).message}`);
+    }
   }
 
   /** An arrow function, so `py.fetch` can be handed around unbound (`app.mount("/py", py.fetch)`). */
   fetch = (req: Request, server?: Server<unknown>): Promise<Response> | Response => {
-    if (this.closing || this.slots.length === 0) return CLOSED();
+    if (this.closing) return CLOSED();
     if (this.prefix) req = this.withPrefix(req);
-    return this.pick().handle(req, server ?? NO_SERVER);
+    return this.pool.handle(req, server ?? NO_SERVER);
   };
 
   /**
@@ -166,11 +169,12 @@ class EmbeddedHandler implements PythonHandler {
 
   /** Websockets close as "going away", in-flight requests finish (bounded), then lifespan shutdown. */
   private async shutdown() {
-    const bridges = this.slots.map((s) => s.bridge);
+    this.pool.refuseQueued();
+    const bridges = this.pool.bridgesInUse;
     for (const b of bridges) b.closeWebsockets(1001, "server shutting down");
     const drained = Promise.all(bridges.map((b) => b.drained()));
     await Promise.race([drained, Bun.sleep(this.opts.shutdownTimeout * 1000)]);
     for (const b of bridges) b.close();
-    await Promise.all(this.slots.map((s) => s.worker.stop()));
+    await Promise.all(this.workers.map((w) => w?.stop()));
   }
 }

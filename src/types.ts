@@ -78,11 +78,15 @@ export type ListenerEvent =
   | { type: "detached"; slot: number }
   | { type: "stopped" };
 
-/**
- * Options of `createHandler` (src/handler.ts): the server options, less those of a listener
- * (the host's `Bun.serve` has the port, TLS and HTTP versions). `rootPath` is the mount point.
- */
-export type HandlerOptions = Omit<GranianOptions, "address" | "port" | "runtimeThreads" | "http" | "backlog" | "reload" | "accessLog">;
+/** Options of a listener or of the supervisor's recycling: the host's `Bun.serve` has the port,
+ * TLS and HTTP versions; an embedded handler replaces a dead worker and recycles none. */
+type NotEmbedded =
+  | "address" | "port" | "runtimeThreads" | "backlog" | "reload" | "accessLog"
+  | `http${string}` | `ssl${string}` | `uds${string}` | `respawn${string}`
+  | `workersLifetime${string}` | `workersMax${string}` | `rss${string}` | "workersKillTimeout";
+
+/** Options of `createHandler` (src/handler.ts): the server options less `NotEmbedded`. `rootPath` is the mount point. */
+export type HandlerOptions = Omit<GranianOptions, NotEmbedded>;
 
 /** A Python app as a Bun fetch handler, as `createHandler` gives it. */
 export interface PythonHandler {

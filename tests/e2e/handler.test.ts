@@ -134,18 +134,24 @@ test("Hono: TS routes and the Python app on one port, mount and app.all, websock
 test("Elysia: mount", async () => {
   const py = await handler({ rootPath: "/py" });
   const app = new Elysia().get("/", () => "elysia").mount("/py", py.fetch);
-  const url = serve((req, server) => app.fetch(req) as Promise<Response>, py);
+  // Elysia's fetch takes no server (Elysia keeps its own from listen()): no client address here.
+  const url = serve((req) => app.fetch(req) as Promise<Response>, py);
   expect(await (await fetch(`${url}/`)).text()).toBe("elysia");
   expect(await get(`${url}/py/z?k=v`)).toMatchObject({ path: "/py/z", root_path: "/py", query_string: "k=v" });
+  expect((await get(`${url}/py/up`, { method: "POST", body: "abc" })).body_bytes).toBe(3);
 });
 
-test("close() lets in-flight requests finish, then answers 503 and stops the workers", async () => {
+test("close() closes websockets with 1001, lets in-flight requests finish, then answers 503 and stops the workers", async () => {
   const py = await handler();
   const url = serve(py.fetch, py);
   const { pid } = await get(`${url}/`);
+  const ws = new WebSocket(`${url.replace("http", "ws")}/ws`);
+  const wsClosed = new Promise<number>((r) => (ws.onclose = (e) => r(e.code)));
+  await new Promise((r) => (ws.onmessage = r));
   const slow = get(`${url}/slow?delay=0.5`);
   await Bun.sleep(100); // the request must be in flight, not waiting in the kernel's accept queue
   const closed = py.close();
+  expect(await wsClosed).toBe(1001); // "going away"
   expect((await slow).pid).toBe(pid);
   await closed;
   expect((await fetch(`${url}/`)).status).toBe(503);
@@ -167,6 +173,20 @@ test("a worker that dies is respawned; the other one serves meanwhile", async ()
     if (now.size === 2) break;
     expect(i).toBeLessThan(100);
   }
+});
+
+test("a worker in a crash loop is not replaced again; waiting requests then get 503", async () => {
+  const py = await handler({ target: "raw_asgi:app", backpressureTimeout: 0.3, logLevel: "critical" });
+  const url = serve(py.fetch, py);
+  for (let death = 1; death <= 3; death++) {
+    expect((await fetch(`${url}/die`, { method: "POST" })).status).toBe(502);
+    if (death === 3) break;
+    // Replaced: requests are answered again (they wait in the pool's queue meanwhile).
+    for (let i = 0; (await fetch(`${url}/status`)).status !== 200; i++) expect(i).toBeLessThan(100);
+  }
+  const r = await fetch(`${url}/status`);
+  expect(r.status).toBe(503);
+  expect(r.headers.get("retry-after")).toBe("1");
 });
 
 test("bad options throw OptionError; an app that fails to start rejects", async () => {

@@ -1,15 +1,18 @@
-"""examples/deploy/nginx.conf in front of two real granian-ts instances: both are restarted one
-after the other (SIGTERM, drain, start again) while wrk and slow streaming requests go through
-nginx, and the clients see no failed request."""
+"""examples/deploy/nginx.conf in front of two real granian-ts instances: both are rolled one
+after the other (SIGTERM, drain, start again; or SIGHUP, the workers replaced in place) while
+wrk and slow streaming requests go through nginx, and the clients see no failed request."""
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 from _server import ROOT, Server
 
 # Both installed by scripts/test.sh when missing.
@@ -22,15 +25,34 @@ def free_port():
         return s.getsockname()[1]
 
 
-def worker_pid(port):
-    """The pid of the Python worker behind an instance, asked directly (not through nginx)."""
-    return httpx.get(f"http://127.0.0.1:{port}/scope").json()["pid"]
+class Instance:
+    """One granian-ts instance behind nginx: on a Unix socket (as shipped) or a TCP port."""
 
+    def __init__(self, transport, tmp, n):
+        self.transport = transport
+        self.address = str(tmp / f"app{n}.sock") if transport == "uds" else str(free_port())
+        self.server = None
 
-def instance(port):
-    s = Server("raw_asgi:app", args=["--shutdown-timeout", "20"])
-    s.argv[s.argv.index("--port") + 1] = str(port)
-    return s.start()
+    @property
+    def upstream(self):
+        return f"unix:{self.address}" if self.transport == "uds" else f"127.0.0.1:{self.address}"
+
+    def start(self):
+        # nginx's workers run as another user (nobody): as in docker-compose.yml, the socket is
+        # open to every user, and only its directory decides who gets to it.
+        where = ["--uds", self.address, "--uds-permissions", "0o666"] if self.transport == "uds" else ["--port", self.address]
+        s = Server("mounted_asgi:app", args=["--shutdown-timeout", "20", *where])
+        if self.transport == "tcp":
+            del s.argv[s.argv.index("--port"):][:2]  # the fixed port comes with `where`
+        self.server = s.start()
+        return self
+
+    def worker_pid(self):
+        """The pid of the Python worker behind the instance, asked directly (not through nginx)."""
+        if self.transport == "uds":
+            with httpx.Client(transport=httpx.HTTPTransport(uds=self.address)) as c:
+                return c.get("http://localhost/").json()["pid"]
+        return httpx.get(f"http://127.0.0.1:{self.address}/").json()["pid"]
 
 
 class Nginx:
@@ -38,8 +60,8 @@ class Nginx:
 
     def __init__(self, tmp, port, upstreams):
         conf = (ROOT / "examples" / "deploy" / "nginx.conf").read_text()
-        conf = conf.replace("server app1:8000", f"server 127.0.0.1:{upstreams[0]}")
-        conf = conf.replace("server app2:8000", f"server 127.0.0.1:{upstreams[1]}")
+        conf = conf.replace("server unix:/run/granian-ts/app1.sock", f"server {upstreams[0]}")
+        conf = conf.replace("server unix:/run/granian-ts/app2.sock", f"server {upstreams[1]}")
         conf = conf.replace("listen 80;", f"listen 127.0.0.1:{port};")
         assert str(upstreams[1]) in conf and str(port) in conf
         (tmp / "granian-ts.conf").write_text(conf)
@@ -50,20 +72,24 @@ class Nginx:
             f"http {{\naccess_log off;\n{temps}include {tmp}/granian-ts.conf;\n}}\n"
         )
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"])
+        self.proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while True:
             try:
-                if httpx.get(self.url + "/status").status_code == 200:
+                if httpx.get(self.url + "/").status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            assert time.monotonic() < deadline and self.proc.poll() is None, (tmp / "error.log").read_text()
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise AssertionError("nginx did not answer:\n" + (tmp / "error.log").read_text())
             time.sleep(0.05)
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 class Clients:
@@ -86,7 +112,7 @@ class Clients:
         with httpx.Client(timeout=30) as c:
             while not self.done.is_set():
                 try:
-                    r = c.get(self.url + "/scope")
+                    r = c.get(self.url + "/whoami")
                     assert r.status_code == 200, r.status_code
                     self.pids.append(r.json()["pid"])
                     self.ok["quick"] += 1
@@ -124,29 +150,52 @@ def parse_wrk(out):
     return requests, int(non2xx.group(1)) if non2xx else 0, sum(map(int, sockets.groups())) if sockets else 0
 
 
-def test_rolling_restart_through_nginx_loses_no_request(tmp_path):
-    ports = [free_port(), free_port()]
-    apps = [instance(p) for p in ports]
-    proxy = Nginx(tmp_path, free_port(), ports)
-    clients = Clients(proxy.url)
-    wrk = subprocess.Popen(["wrk", "-t1", "-c8", "-d120s", proxy.url + "/status"], stdout=subprocess.PIPE, text=True)
+@pytest.fixture
+def sockets_dir(tmp_path):
+    """A directory nginx's workers may enter (pytest's tmp_path is root's alone)."""
+    d = Path(tempfile.mkdtemp(prefix="gts-deploy-"))
+    d.chmod(0o711)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+# restart: stop (SIGTERM: drain, exit 0) and start again, one instance after the other, as a
+# deploy of a new version does; sighup: each instance replaces its worker in place.
+@pytest.mark.parametrize("transport,roll", [("uds", "restart"), ("tcp", "restart"), ("uds", "sighup")])
+def test_rolling_restart_through_nginx_loses_no_request(tmp_path, sockets_dir, transport, roll):
+    apps, proxy, clients, wrk = [], None, None, None
     try:
+        apps = [Instance(transport, sockets_dir, n).start() for n in (1, 2)]
+        proxy = Nginx(tmp_path, free_port(), [a.upstream for a in apps])
+        clients = Clients(proxy.url)
+        wrk = subprocess.Popen(["wrk", "-t1", "-c8", "-d120s", proxy.url + "/"], stdout=subprocess.PIPE, text=True)
         # Both instances serve before the roll.
-        for port in ports:
-            clients.wait_for_pid(worker_pid(port))
-        for i, port in enumerate(ports):
-            assert apps[i].stop(signal.SIGTERM) == 0, apps[i].log
-            assert "shutting down" in apps[i].log
-            apps[i] = instance(port)
-            # Back in nginx's pool: requests through nginx reach the new instance.
-            clients.wait_for_pid(worker_pid(port))
-    finally:
-        wrk.send_signal(signal.SIGINT)
-        out = wrk.communicate(timeout=30)[0]
-        clients.stop()
-        proxy.stop()
         for app in apps:
-            app.stop()
+            clients.wait_for_pid(app.worker_pid())
+        for app in apps:
+            before = app.worker_pid()
+            if roll == "restart":
+                assert app.server.stop(signal.SIGTERM) == 0, app.server.log
+                assert "shutting down" in app.server.log
+                app.start()
+            else:
+                app.server.proc.send_signal(signal.SIGHUP)
+                assert app.server.wait_for_log("rolling restart done", timeout=30), app.server.log
+            after = app.worker_pid()
+            assert after != before
+            # Requests through nginx reach the new worker.
+            clients.wait_for_pid(after)
+    finally:
+        out = ""
+        if wrk:
+            wrk.send_signal(signal.SIGINT)
+            out = wrk.communicate(timeout=30)[0]
+        if clients:
+            clients.stop()
+        if proxy:
+            proxy.stop()
+        for app in apps:
+            app.server.stop()
     requests, non2xx, socket_errors = parse_wrk(out)
     print(f"\nwrk: {requests} requests, {non2xx} non-2xx, {socket_errors} socket errors; clients: {clients.ok}, "
           f"{len(clients.failures)} failures")

@@ -1,4 +1,5 @@
 """ASGI scope fields and messages, against a raw ASGI app."""
+import sys
 
 import httpx
 from _server import raw_request
@@ -67,9 +68,17 @@ def test_requests_run_as_asyncio_tasks(raw_server):
     assert httpx.get(raw_server.url + "/async-libs").json() == {"sniffio": "asyncio", "wait_for": "waited", "task": True}
 
 
-def test_unknown_message_type_raises_a_clear_error(raw_server):
-    err = httpx.get(raw_server.url + "/unknown-message").json()["error"]
-    assert err and "http.response.bogus" in err
+def test_unknown_message_type_raises_granians_error_with_the_type_in_a_note(raw_server):
+    result = httpx.get(raw_server.url + "/unknown-message").json()
+    assert result["error"] == "RuntimeError: Unsupported ASGI message"
+    if sys.version_info >= (3, 11):
+        assert any("http.response.bogus" in note for note in result["notes"])
+
+
+def test_unknown_message_after_the_start_raises_granians_error(raw_server):
+    # Apps and their tests match on it (issue 9, item 5); the response then goes on as usual.
+    r = httpx.get(raw_server.url + "/unknown-message-after-start")
+    assert (r.status_code, r.text) == (200, "RuntimeError: Unsupported ASGI message")
 
 
 def test_root_path(make_server):

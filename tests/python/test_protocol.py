@@ -142,8 +142,36 @@ def test_latin1_header_values_round_trip():
 def test_response_head_rejects_separators_and_line_breaks(bad):
     with pytest.raises(ValueError, match="NUL, CR or LF"):
         encode_response_head(200, [(b"x-bad", bad)])
-    with pytest.raises(ValueError, match="NUL, CR or LF"):
+    with pytest.raises(ValueError, match="not an HTTP token"):
         encode_response_head(200, [(bad, b"ok")])
+
+
+# What Bun's `Headers` refuse as a name (it throws on each of them while building the Response).
+NOT_TOKENS = ["bad name", "a:b", "", "a\tb", "a@b", "a/b", "a(b", "{", 'a"b', "caf\u00e9", "a\x7fb", "a,b", "a;b"]
+
+
+@pytest.mark.parametrize("name", NOT_TOKENS)
+def test_response_head_names_must_be_http_tokens(name):
+    with pytest.raises(ValueError, match="invalid response header name"):
+        encode_response_head(200, [(b"x-ok", b"1"), (name.encode("latin-1"), b"v")])
+    with pytest.raises(ValueError, match="invalid response header name"):
+        encode_response_head_text(200, [("x-ok", "1"), (name, "v")])
+
+
+def test_response_head_takes_every_token_and_every_value_bun_takes():
+    token = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    value = b"\t" + bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100))
+    assert decode_response_head(encode_response_head(200, [(token.encode(), value)])) == (200, [(token.encode(), value)], b"")
+    encode_response_head_text(200, [(token, value.decode("latin-1") + "\u20ac")])
+    # Every other control character is refused, as hyper (Granian) and h11 (httpx) refuse it.
+    for control in [*range(0, 9), *range(10, 32), 0x7F]:
+        with pytest.raises(ValueError, match="NUL, CR or LF|control character"):
+            encode_response_head(200, [(b"x-a", b"a" + bytes([control]))])
+        with pytest.raises(ValueError, match="NUL, CR or LF|control character"):
+            encode_response_head_text(200, [("x-a", "a" + chr(control))])
+    # A value holding NUL-separated fields must not pass for extra pairs.
+    with pytest.raises(ValueError, match="contains NUL"):
+        encode_response_head(200, [(b"x-a", b"1\0x-b\0 2")])
 
 
 def test_response_head_rejects_text_headers():

@@ -115,6 +115,19 @@ async def test_a_large_body_goes_in_chunks_within_the_window():
         (lambda p: p.response_file_range(206, [], "/f", 0, "3"), TypeError),
         (lambda p: p.response_file(200, [], b"/f"), TypeError),
         (lambda p: p.response_stream(600, []), ValueError),
+        (lambda p: p.response_empty(True, []), ValueError),
+        (lambda p: p.response_str(200, [("bad name", "v")], ""), ValueError),
+        (lambda p: p.response_str(200, [("bad:name", "v")], ""), ValueError),
+        (lambda p: p.response_str(200, [("", "v")], ""), ValueError),
+        (lambda p: p.response_str(200, [("x-a", "1\x01")], ""), ValueError),
+        (lambda p: p.response_str(200, [("x-a", "1", "2")], ""), TypeError),
+        (lambda p: p.response_str(200, None, ""), TypeError),
+        (lambda p: p.response_stream(200, [("caf\u00e9", "v")]), ValueError),
+        (lambda p: p.response_file(200, [("a b", "v")], "/f"), ValueError),
+        (lambda p: p.response_file(200, [], "/f\0x"), ValueError),
+        (lambda p: p.response_file(200, [], None), TypeError),
+        (lambda p: p.response_bytes(200, [], 5), TypeError),
+        (lambda p: p.response_bytes(200, [], None), TypeError),
     ],
 )
 async def test_bad_arguments_raise_in_the_app_and_the_client_gets_a_500(call, error):
@@ -292,6 +305,16 @@ async def test_client_disconnect_resolves_on_disconnect_for_every_waiter():
 
 
 # Files
+
+
+async def test_response_file_takes_a_pathlike():
+    import pathlib
+
+    async def app(scope, protocol):
+        protocol.response_file(200, [], pathlib.Path("/srv/f.txt"))
+
+    _, response = await serve_once(app)
+    assert response.file == ["/srv/f.txt"]
 
 
 async def test_response_file_is_one_frame_with_the_path():

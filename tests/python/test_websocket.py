@@ -173,7 +173,7 @@ async def test_asgi_send_after_the_client_left_raises_oserror():
     await bun.until(lambda: outcome)
 
 
-async def test_asgi_app_error_before_accept_is_500_after_is_1011():
+async def test_asgi_app_error_before_accept_is_403_after_is_1011():
     async def app(scope, receive, send):
         await receive()
         if scope["path"] == "/late":
@@ -183,9 +183,110 @@ async def test_asgi_app_error_before_accept_is_500_after_is_1011():
     bun = await FakeBun.serving(app, "asginl")
     open_ws(bun, 1, "/early")
     open_ws(bun, 2, "/late")
-    assert (await bun.response(1)).status == 500
+    # As Granian answers it: the upgrade is refused with 403 and an empty body.
+    early = await bun.response(1)
+    assert (early.status, early.headers, early.body) == (403, [(b"content-length", b"0")], b"")
     await bun.until(lambda: bun.of(2, WS_END))
     assert decode_close(bun.of(2, WS_END)[0][3])[0] == 1011
+
+
+async def test_asgi_receive_before_accept_gets_connect_then_the_messages_after_accept():
+    # Quart's shape: a reader task receives from the start; the handler accepts later.
+    got = []
+
+    async def app(scope, receive, send):
+        async def reader():
+            while True:
+                m = await receive()
+                got.append(m)
+                if m["type"] == "websocket.disconnect":
+                    return
+                if m["type"] == "websocket.receive":
+                    await send({"type": "websocket.send", "text": "echo " + m["text"]})
+
+        task = asyncio.ensure_future(reader())
+        await bun.until(lambda: got)  # the reader took websocket.connect and waits again
+        await asyncio.sleep(0)
+        await send({"type": "websocket.accept"})
+        await task
+
+    bun = await FakeBun.serving(app, "asginl")
+    open_ws(bun)
+    await bun.until(lambda: bun.of(1, WS_ACCEPT))
+    message(bun, 1, b"hi")
+    await bun.until(lambda: bun.of(1, WS_SEND))
+    assert bun.of(1, WS_SEND)[0][3] == b"echo hi"
+    bun.send(WS_CLOSE, 1, encode_close(1000))
+    await bun.until(lambda: got[-1]["type"] == "websocket.disconnect")
+    assert [m["type"] for m in got] == ["websocket.connect", "websocket.receive", "websocket.disconnect"]
+
+
+async def test_asgi_receive_before_accept_ends_when_the_client_leaves():
+    got = []
+
+    async def app(scope, receive, send):
+        got.append(await receive())
+        got.append(await receive())
+
+    bun = await FakeBun.serving(app, "asginl")
+    open_ws(bun)
+    await bun.until(lambda: got)
+    bun.send(WS_CLOSE, 1, encode_close(1001))
+    await bun.until(lambda: len(got) == 2)
+    assert got[1] == {"type": "websocket.disconnect", "code": 1001, "reason": ""}
+
+
+async def test_asgi_app_returning_without_accept_or_close_is_403_with_an_empty_body():
+    async def app(scope, receive, send):
+        await receive()
+
+    bun = await FakeBun.serving(app, "asginl")
+    open_ws(bun)
+    response = await bun.response(1)
+    assert (response.status, response.headers, response.body) == (403, [(b"content-length", b"0")], b"")
+
+
+async def test_asgi_websocket_unknown_message_is_granians_error():
+    raised = []
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            await send({"type": "websocket.foo"})
+        except RuntimeError as exc:
+            raised.append(str(exc))
+
+    bun = await FakeBun.serving(app, "asginl")
+    open_ws(bun)
+    await bun.until(lambda: raised)
+    assert raised == ["Unsupported ASGI message"]
+
+
+async def test_asgi_websocket_bad_values_raise_and_the_socket_closes_1011():
+    for message in [
+        {"type": "websocket.close", "code": 70000},
+        {"type": "websocket.close", "code": "1000"},
+        {"type": "websocket.close", "reason": "x" * 124},
+        {"type": "websocket.send", "text": b"bytes"},
+        {"type": "websocket.send", "bytes": "text"},
+    ]:
+        raised = []
+
+        async def app(scope, receive, send):
+            await receive()
+            await send({"type": "websocket.accept"})
+            try:
+                await send(message)
+            except RuntimeError as exc:
+                raised.append(str(exc))
+                raise
+
+        bun = await FakeBun.serving(app, "asginl")
+        open_ws(bun)
+        await bun.until(lambda: bun.of(1, WS_END))
+        assert raised == ["Unsupported ASGI message"], message
+        assert decode_close(bun.of(1, WS_END)[0][3])[0] == 1011
 
 
 # RSGI

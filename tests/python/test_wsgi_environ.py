@@ -118,6 +118,16 @@ async def test_cookies_arrive_as_bun_merged_them(serve_wsgi):
     assert environ["HTTP_COOKIE"] == "a=1; b=2"
 
 
+
+async def test_repeated_headers_are_joined_as_granian_joins_them(serve_wsgi):
+    # Granian's WSGI: "one,two" (no space) and cookies "a=1;b=2"; the last one used to win.
+    environ = await environ_of(
+        serve_wsgi,
+        headers=[("x-dup", "one"), ("cookie", "a=1"), ("x-dup", "two"), ("cookie", "b=2"), ("x-dup", "1")],
+    )
+    assert environ["HTTP_X_DUP"] == "one,two,1"
+    assert environ["HTTP_COOKIE"] == "a=1;b=2"
+
 async def test_scheme_and_protocol(serve_wsgi):
     environ = await environ_of(serve_wsgi, scheme="https")
     assert environ["wsgi.url_scheme"] == "https"

@@ -107,6 +107,7 @@ class WebsocketChannel(AsyncStream):
         """Headers as bytes pairs; the chosen subprotocol is a sec-websocket-protocol header."""
         self.conn.write_frame(WS_ACCEPT, 0, self._id, encode_response_head_prefix(101, headers))
         self.accepted = True
+        self._wake()  # a receive() that waited for the accept now takes messages
 
     def deny(self, head: bytes, body: bytes = b"") -> None:
         """Refuse the upgrade with an HTTP response (`head` from encode_response_head_prefix)."""

@@ -22,6 +22,7 @@ from ..protocol import (
     encode_file_target,
     encode_response_head_prefix,
 )
+from ._asgi_errors import unsupported as _unsupported
 from ._asgi_websocket import ASGIWebsocket, subprotocols_of
 from ._http import HTTPExchange
 from .base import Interface, Stream
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 _current_task = asyncio.current_task
 
 _DISCONNECT = {"type": "http.disconnect"}
+
 
 
 def _decode_path(raw_path: bytes) -> str:
@@ -168,34 +170,49 @@ class HTTPStream(HTTPExchange):
     async def send(self, message: Dict[str, Any]) -> None:
         if self._disconnected:
             return  # spec 2.3: sending after the client left is a no-op
-        mtype = message["type"]
-        if not self._started:
-            if mtype != "http.response.start":
-                raise RuntimeError(f"Unexpected ASGI message '{mtype}', expected 'http.response.start'.")
-            self._start(message)
-        elif self._complete:
-            raise RuntimeError(f"Unexpected ASGI message '{mtype}' sent, after response already completed.")
-        elif mtype == "http.response.body":
+        try:
+            mtype = message["type"]
+        except (KeyError, TypeError):
+            raise _unsupported(f"not a message: {message!r:.200}") from None
+        # The errors are Granian's own (apps and their tests match on them).
+        if mtype == "http.response.body":
+            if not self._started:
+                raise RuntimeError("ASGI flow error: Response not started")
+            if self._complete:
+                raise RuntimeError("ASGI flow error: Response already finished")
             body = message.get("body", b"")
             if type(body) is not bytes:
+                if not isinstance(body, (bytearray, memoryview)):
+                    raise _unsupported(f"http.response.body 'body' must be bytes, got {type(body).__name__}")
                 # Frames leave on the next tick; a bytearray the app reuses must be copied now.
                 body = bytes(body)
             await self._send_data(body, not message.get("more_body", False))
+        elif mtype == "http.response.start":
+            if self._started:
+                raise RuntimeError("ASGI flow error: Response already started")
+            self._start(message)
         elif mtype == "http.response.pathsend":
-            await self._send_path(message["path"])
+            if not self._started:
+                raise RuntimeError("ASGI flow error: Response not started")
+            if self._complete:
+                raise RuntimeError("ASGI flow error: Response already finished")
+            await self._send_path(message.get("path"))
         else:
-            raise RuntimeError(f"Unexpected ASGI message '{mtype}', expected 'http.response.body'.")
+            raise _unsupported(f"type {mtype!r}")
 
     def _start(self, message: Dict[str, Any]) -> None:
-        status = message["status"]
+        status = message.get("status")
         # Bun builds a Fetch `Response`, whose constructor only takes 200..599
         # (https://fetch.spec.whatwg.org/#dom-response); refuse the rest here, where the app
-        # gets a clear error and the client a 500.
+        # gets a clear error and the client a 500. (A bool is an int to Python, not to us.)
         if type(status) is not int or not 200 <= status <= 599:
-            raise RuntimeError(f"ASGI http.response.start status must be an int in 200..599, got {status!r}.")
-        # Held back and sent with the first body chunk: one RESPONSE frame for the common
-        # single-chunk response, and a 500 is still possible if the app fails before that.
-        self._head = encode_response_head_prefix(status, message.get("headers", ()))
+            raise _unsupported(f"http.response.start status must be an int in 200..599, got {status!r}")
+        try:
+            # Held back and sent with the first body chunk: one RESPONSE frame for the common
+            # single-chunk response, and a 500 is still possible if the app fails before that.
+            self._head = encode_response_head_prefix(status, message.get("headers", ()))
+        except (TypeError, ValueError) as exc:
+            raise _unsupported(f"http.response.start {exc}") from None
         self._started = True
         # An app that awaits something between start and body (server-sent events, long
         # polling) must not keep the client waiting for the headers: they leave with this
@@ -204,8 +221,12 @@ class HTTPStream(HTTPExchange):
 
     async def _send_path(self, path: Any) -> None:
         """The pathsend extension: the whole body is the file at `path`, sent by Bun."""
+        if isinstance(path, os.PathLike):
+            path = os.fspath(path)
         if not isinstance(path, str):
-            raise TypeError(f"http.response.pathsend path must be str, got {type(path).__name__}")
+            raise _unsupported(f"http.response.pathsend 'path' must be str, got {type(path).__name__}")
+        if "\0" in path:
+            raise _unsupported(f"http.response.pathsend 'path' contains a NUL byte: {path!r}")
         if not os.path.isabs(path):
             # The spec asks for an absolute path; Granian takes a relative one against the
             # working directory, and so do we (Bun's working directory is another one).

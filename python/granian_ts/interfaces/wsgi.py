@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 import threading
 from collections import deque
@@ -36,6 +35,7 @@ from ..protocol import (
     U32,
     WINDOW,
     RequestHead,
+    check_text_head,
     decode_request_head,
 )
 from ._http import ERROR_BODY, ERROR_HEAD
@@ -184,11 +184,6 @@ class LoopCalls:
 
 # Statuses a Fetch Response takes (https://fetch.spec.whatwg.org/#dom-response): Bun builds one.
 _STATUS_CODES = frozenset("%d" % code for code in range(200, 600))
-# Header names are HTTP tokens (RFC 9110 §5.6.2); Bun's Headers refuse anything else, so they
-# are checked here, once per distinct name.
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_GOOD_NAMES = set()
-_GOOD_NAMES_MAX = 2048
 
 
 def encode_wsgi_head(status: Any, headers: Any) -> bytes:
@@ -213,9 +208,8 @@ def encode_wsgi_head(status: Any, headers: Any) -> bytes:
     except TypeError:
         bad = next(f for f in fields if not isinstance(f, str))
         raise TypeError(f"WSGI response header names and values must be str, got {bad!r}") from None
-    # No field may hold the wire's separator (NUL) or a line break (Bun's Headers refuse them).
-    if head.count("\0") != len(fields) - 1 or "\r" in head or "\n" in head or not _GOOD_NAMES.issuperset(fields[1::2]):
-        _check_fields(fields)
+    # Names must be HTTP tokens, values free of NUL, CR and LF: Bun's Headers refuse the rest.
+    check_text_head(head, fields, "WSGI response header")
     if head.isascii():
         data = head.encode("ascii")
     else:
@@ -230,19 +224,6 @@ def encode_wsgi_head(status: Any, headers: Any) -> bytes:
 
 def _is_latin1(text: str) -> bool:
     return all(ord(c) < 256 for c in text)
-
-
-def _check_fields(fields: List[str]) -> None:
-    """Raise for the first bad header name or value; remember the names that are fine."""
-    for index in range(1, len(fields), 2):
-        name, value = fields[index], fields[index + 1]
-        if name not in _GOOD_NAMES:
-            if _TOKEN_RE.fullmatch(name) is None:
-                raise ValueError(f"invalid WSGI response header name {name!r}")
-            if len(_GOOD_NAMES) < _GOOD_NAMES_MAX:
-                _GOOD_NAMES.add(name)
-        if "\0" in value or "\r" in value or "\n" in value:
-            raise ValueError(f"invalid WSGI response header value {value!r} for {name!r}: contains NUL, CR or LF")
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -468,12 +449,16 @@ class WSGIInterface(Interface):
         environ["wsgi.url_scheme"] = scheme
         environ["wsgi.input"] = WSGIInput(stream)
         keys = _HEADER_KEYS
-        # Bun has already merged repeated headers into one "a, b" value (cookies into "a; b"),
-        # and names with "_" are dropped (`_header_key`), so every key is set once.
+        # Names with "_" are dropped (`_header_key`). A repeated header is one key, its values
+        # joined as Granian joins them: "a,b", cookies "a=1;b=2". (Bun itself merges most
+        # repeated headers into one "a, b" before they get here: README, Bun limits.)
         for name, value in headers:
             key = keys.get(name) or _header_key(name)
             if key is not None:
-                environ[key] = value.decode("latin-1")
+                if key in environ:
+                    environ[key] += (";" if key == "HTTP_COOKIE" else ",") + value.decode("latin-1")
+                else:
+                    environ[key] = value.decode("latin-1")
         return environ
 
 

@@ -1,4 +1,5 @@
-"""An ASGI app that reports where it thinks it is (tests/e2e/handler.test.ts: createHandler)."""
+"""An ASGI app that reports where it thinks it is and which worker answered (tests/e2e/handler.test.ts,
+test_deploy_nginx.py); also on a Unix socket, where there is no client address."""
 import asyncio
 import json
 import os
@@ -33,8 +34,16 @@ async def app(scope, receive, send):
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
+    query = dict(p.split("=") for p in where["query_string"].split("&") if p)
     if scope["path"].endswith("/slow"):
-        await asyncio.sleep(float(dict(p.split("=") for p in where["query_string"].split("&") if p).get("delay", 1)))
+        await asyncio.sleep(float(query.get("delay", 1)))
+    if scope["path"].endswith("/stream"):
+        # Started, then in flight for n * delay seconds (tests/e2e/test_deploy_nginx.py).
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        for i in range(int(query.get("n", 4))):
+            await send({"type": "http.response.body", "body": f"chunk {i}\n".encode(), "more_body": True})
+            await asyncio.sleep(float(query.get("delay", 0.1)))
+        return await send({"type": "http.response.body", "body": b""})
     where["body_bytes"] = len(body)
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": json.dumps(where).encode()})

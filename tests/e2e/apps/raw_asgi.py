@@ -119,8 +119,18 @@ async def app(scope, receive, send):
         try:
             await send({"type": "http.response.bogus"})
         except Exception as exc:  # the server must raise a clear error
-            return await _json(send, {"error": f"{type(exc).__name__}: {exc}"})
+            return await _json(send, {"error": f"{type(exc).__name__}: {exc}", "notes": getattr(exc, "__notes__", [])})
         return await _json(send, {"error": None})
+    if path == "/unknown-message-after-start":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        try:
+            await send({"type": "http.response.trailers", "headers": []})
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            error = "none"
+        await send({"type": "http.response.body", "body": error.encode()})
+        return
     if path == "/slow":
         await asyncio.sleep(float(query.get("delay", 0.5)))
         return await _json(send, {"slept": float(query.get("delay", 0.5))})

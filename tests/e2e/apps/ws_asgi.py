@@ -123,7 +123,17 @@ async def boom(scope, receive, send):
     raise RuntimeError("boom")
 
 
+async def walk_away(scope, receive, send):
+    """Returns without accepting or closing."""
+
+
+async def boom_before_accept(scope, receive, send):
+    raise RuntimeError("boom before accept")
+
+
 ROUTES = {
+    "/walk-away": walk_away,
+    "/boom-before-accept": boom_before_accept,
     "/echo": echo,
     "/scope": scope_route,
     "/deny": deny,
