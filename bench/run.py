@@ -188,6 +188,56 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
 }
 
 
+# ---------------------------------------------------------------------------------------------
+# Transports: how the client reaches the server. Each server gets the transport's extra
+# arguments (Granian's and granian-ts's spellings are the same); the timing client is wrk for
+# HTTP/1.1 and h2load for HTTP/2. TLS runs use one certificate made for the run (openssl).
+
+
+@dataclass(frozen=True)
+class Transport:
+    name: str
+    tls: bool
+    http2: bool
+    about: str
+    # Extra server arguments, by server name; a server missing here cannot do the transport.
+    extra: Dict[str, List[str]]
+
+
+def _tls_args(cert_dir: str) -> List[str]:
+    return ["--ssl-certificate", f"{cert_dir}/cert.pem", "--ssl-keyfile", f"{cert_dir}/key.pem"]
+
+
+TRANSPORTS: Dict[str, Transport] = {
+    "h1": Transport("h1", False, False, "HTTP/1.1, cleartext (wrk)", {}),
+    "h2c": Transport("h2c", False, True, "HTTP/2 prior knowledge, cleartext (h2load)",
+                     {"granian-ts": [], "granian": ["--http", "2"]}),
+    "https": Transport("https", True, False, "HTTP/1.1 over TLS 1.3 (wrk)",
+                       {"granian-ts": ["{tls}"], "granian": ["{tls}"]}),
+    "h2": Transport("h2", True, True, "HTTP/2 over TLS 1.3, ALPN (h2load)",
+                    {"granian-ts": ["{tls}"], "granian": ["{tls}"]}),
+}
+
+
+def make_cert(d: Path) -> None:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+
+
+def transport_argv(args, spec: "ServerSpec", port: int) -> List[str]:
+    argv = spec.argv(args, port)
+    extra = args.transport.extra.get(spec.name, []) if args.transport.name != "h1" else []
+    out: List[str] = []
+    for a in extra:
+        out += _tls_args(args.cert_dir) if a == "{tls}" else [a]
+    # Before the positional APP (the last argument of every server's argv).
+    return argv[:-1] + out + argv[-1:]
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -315,27 +365,51 @@ def _request(port: int, method: str, path: str, body: Optional[bytes] = None):
         conn.close()
 
 
-def wait_ready(proc: subprocess.Popen, port: int, timeout: float = READY_TIMEOUT) -> float:
+def _curl(args, port: int, method: str, path: str, body: Optional[bytes] = None):
+    """A request over the run's transport (TLS, HTTP/2), by curl: (status, body)."""
+    t = args.transport
+    scheme = "https" if t.tls else "http"
+    argv = ["curl", "-s", "-k", "--max-time", "5", "-X", method, "-o", "-", "-w", "\n%{http_code} %{http_version}"]
+    argv.append(("--http2" if t.tls else "--http2-prior-knowledge") if t.http2 else "--http1.1")
+    if body is not None:
+        argv += ["-H", "content-type: application/octet-stream", "--data-binary", "@-"]
+    out = subprocess.run(argv + [f"{scheme}://127.0.0.1:{port}{path}"], input=body or b"", capture_output=True, timeout=10)
+    if out.returncode != 0:
+        raise OSError(f"curl exited with {out.returncode}")
+    data, _, tail = out.stdout.rpartition(b"\n")
+    status, version = tail.decode().split()
+    if version != ("2" if t.http2 else "1.1"):
+        raise CheckFailed(f"answered over HTTP/{version}, not the transport's {'HTTP/2' if t.http2 else 'HTTP/1.1'}")
+    return int(status), data
+
+
+def request(args, port: int, method: str, path: str, body: Optional[bytes] = None):
+    if args.transport.name == "h1":
+        return _request(port, method, path, body)
+    return _curl(args, port, method, path, body)
+
+
+def wait_ready(args, proc: subprocess.Popen, port: int, timeout: float = READY_TIMEOUT) -> float:
     """Poll with a real request until the server answers; returns the seconds it took."""
     t0 = time.monotonic()
     while True:
         if proc.poll() is not None:
             raise CheckFailed(f"exited with status {proc.returncode} before answering")
         try:
-            _request(port, "GET", "/")
+            request(args, port, "GET", "/")
             return time.monotonic() - t0
-        except (OSError, http.client.HTTPException):
+        except (OSError, http.client.HTTPException, subprocess.SubprocessError, ValueError):
             pass
         if time.monotonic() - t0 > timeout:
             raise CheckFailed(f"no answer on port {port} after {timeout:.0f}s")
         time.sleep(0.05)
 
 
-def check_responses(port: int) -> None:
-    status, body = _request(port, "GET", "/")
+def check_responses(args, port: int) -> None:
+    status, body = request(args, port, "GET", "/")
     if status != 200 or body != b"x" * GET_BODY_SIZE:
         raise CheckFailed(f"GET / answered {status} with {len(body)} bytes (want 200, {GET_BODY_SIZE} bytes of 'x')")
-    status, body = _request(port, "POST", "/echo", ECHO_BODY)
+    status, body = request(args, port, "POST", "/echo", ECHO_BODY)
     if status != 200 or body != ECHO_BODY:
         raise CheckFailed(f"POST /echo answered {status} with {len(body)} bytes (want 200 and the {len(ECHO_BODY)} bytes sent)")
 
@@ -385,7 +459,7 @@ def run_wrk(args, port: int, scenario: Scenario, seconds: int) -> dict:
     argv = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency"]
     if scenario.script:
         argv += ["-s", str(scenario.script)]
-    argv.append(f"http://127.0.0.1:{port}{scenario.path}")
+    argv.append(f"{'https' if args.transport.tls else 'http'}://127.0.0.1:{port}{scenario.path}")
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     _children.append(proc)
     try:
@@ -395,6 +469,75 @@ def run_wrk(args, port: int, scenario: Scenario, seconds: int) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"wrk exited with status {proc.returncode}:\n{out}")
     return parse_wrk(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# h2load (HTTP/2): --streams concurrent streams on each of --connections connections.
+
+
+def parse_h2load(out: str) -> dict:
+    rps = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", out)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    traffic = re.search(r"traffic: .*?\((\d+)\) total, .*?\((\d+)\) headers .*?\((\d+)\) data", out)
+    # "time for request:" min max mean sd; h2load prints no percentiles, the max stands in for p99.
+    latency = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", out)
+    if not (rps and done and codes and latency):
+        raise ValueError("could not parse h2load output:\n" + out)
+    requests = int(done.group(2))
+    errors = sum(int(x) for x in done.groups()[2:]) + sum(int(x) for x in codes.groups()[2:])
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": _ms(latency.group(3)),
+        "p99_ms": _ms(latency.group(2)),
+        "requests": requests,
+        "errors": errors,
+        "bytes_per_response": int(traffic.group(3)) / requests if traffic and requests else 0.0,
+    }
+
+
+def run_h2load(args, port: int, scenario: Scenario, seconds: int) -> dict:
+    scheme = "https" if args.transport.tls else "http"
+    argv = ["h2load", "-D", str(seconds), "-c", str(args.connections), "-m", str(args.streams), "-t", str(args.threads)]
+    if scenario.script:
+        argv += ["-d", str(args.echo_file), "-H", "content-type: application/octet-stream"]
+    argv.append(f"{scheme}://127.0.0.1:{port}{scenario.path}")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    _children.append(proc)
+    try:
+        out, _ = proc.communicate(timeout=seconds + 30)
+    finally:
+        stop(proc, timeout=1)
+    if proc.returncode != 0:
+        raise RuntimeError(f"h2load exited with status {proc.returncode}:\n{out}")
+    return parse_h2load(out)
+
+
+def run_load(args, port: int, scenario: Scenario, seconds: int) -> dict:
+    if args.transport.http2:
+        return run_h2load(args, port, scenario, seconds)
+    return run_wrk(args, port, scenario, seconds)
+
+
+# ---------------------------------------------------------------------------------------------
+# CPU: user + system time of the whole process tree, from /proc (clock ticks).
+
+_TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_us(pid: int) -> float:
+    tree = _children_map()
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(tree.get(p, []))
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total * _TICK_US
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,19 +603,21 @@ def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path
     port = free_port()
     logpath = logdir / f"{spec.name}.round{rnd}.log"
     with open(logpath, "wb") as log:
-        proc = spawn(spec.argv(args, port), spec.cwd, log)
+        proc = spawn(transport_argv(args, spec, port), spec.cwd, log)
     try:
         try:
-            ready = wait_ready(proc, port)
-            check_responses(port)
+            ready = wait_ready(args, proc, port)
+            check_responses(args, port)
         except CheckFailed as err:
             tail = log_tail(logpath)
             raise CheckFailed(f"{err}" + (f"\n{tail}" if tail else "")) from None
         print(f"    {spec.name:<10} ready in {ready:.2f}s, responses checked", flush=True)
         out = {}
         for sc in scenarios:
-            run_wrk(args, port, sc, WARMUP_SECONDS)
-            r = run_wrk(args, port, sc, args.duration)
+            run_load(args, port, sc, WARMUP_SECONDS)
+            cpu0 = tree_cpu_us(proc.pid)
+            r = run_load(args, port, sc, args.duration)
+            r["cpu_us_per_request"] = (tree_cpu_us(proc.pid) - cpu0) / r["requests"] if r["requests"] else 0.0
             r["rss_kib"] = tree_rss_kib(proc.pid)
             if proc.poll() is not None:
                 raise CheckFailed(f"exited with status {proc.returncode} during the {sc.name} run")
@@ -482,7 +627,8 @@ def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path
             if r["bytes_per_response"] < sc.body_size:
                 flag += f"  (only {r['bytes_per_response']:.0f} bytes per response)"
             print(
-                f"    {spec.name:<10} {sc.name:<5} {r['rps']:>10.0f} req/s  p99 {r['p99_ms']:>7.2f} ms  "
+                f"    {spec.name:<10} {sc.name:<5} {r['rps']:>10.0f} req/s  cpu {r['cpu_us_per_request']:>6.1f} us/req  "
+                f"p99 {r['p99_ms']:>7.2f} ms  "
                 f"rss {r['rss_kib'] / 1024:>6.1f} MiB{flag}",
                 flush=True,
             )
@@ -509,6 +655,7 @@ def summarize(results: Dict[str, Result], scenarios: List[Scenario]) -> dict:
                 "rps_min": min(rps),
                 "rps_max": max(rps),
                 "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
+                "cpu_us_median": statistics.median(r["cpu_us_per_request"] for r in runs),
                 "rss_mib_max": max(r["rss_kib"] for r in runs) / 1024,
                 "errored_runs": len(res.runs.get(sc.name, [])) - len(runs),
                 "failed_rounds": len(res.failures),
@@ -522,9 +669,11 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
         rows = summary[sc.name]
         print(
             f"\n{sc.name}: {sc.about}  "
-            f"({args.interface}, wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} round(s), medians)"
+            f"({args.interface}, {args.transport.about}, "
+            + (f"h2load -c{args.connections} -m{args.streams}" if args.transport.http2 else f"wrk -t{args.threads} -c{args.connections}")
+            + f" -d{args.duration}s, {args.rounds} round(s), medians)"
         )
-        header = f"  {'server':<12}{'req/s':>10}  {'min-max req/s':>17}  {'p99 ms':>8}  {'max RSS MiB':>11}  runs"
+        header = f"  {'server':<12}{'req/s':>10}  {'min-max req/s':>17}  {'CPU us/req':>10}  {'p99 ms':>8}  {'max RSS MiB':>11}  runs"
         print(header)
         print("  " + "-" * (len(header) - 2))
         for name, row in rows.items():
@@ -538,7 +687,7 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
             if row["failed_rounds"]:
                 runs += f" (+{row['failed_rounds']} failed)"
             print(
-                f"  {name:<12}{row['rps_median']:>10.0f}  {spread:>17}  {row['p99_ms_median']:>8.2f}  "
+                f"  {name:<12}{row['rps_median']:>10.0f}  {spread:>17}  {row['cpu_us_median']:>10.1f}  {row['p99_ms_median']:>8.2f}  "
                 f"{row['rss_mib_max']:>11.1f}  {runs}"
             )
         base = rows.get("granian-ts")
@@ -548,6 +697,7 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
                     continue
                 print(
                     f"  granian-ts/{other:<8} req/s x{base['rps_median'] / row['rps_median']:.2f}   "
+                    f"CPU/req x{base['cpu_us_median'] / row['cpu_us_median']:.2f}   "
                     f"p99 x{base['p99_ms_median'] / row['p99_ms_median']:.2f}   "
                     f"RSS x{base['rss_mib_max'] / row['rss_mib_max']:.2f}"
                 )
@@ -567,6 +717,10 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--scenario", choices=["get", "post", "all"], default="all", help="default all")
+    p.add_argument("--transport", choices=list(TRANSPORTS), default="h1",
+                   help="; ".join(f"{t.name}: {t.about}" for t in TRANSPORTS.values()) + " (default h1; "
+                   "h2c and TLS runs compare granian-ts with Granian only)")
+    p.add_argument("--streams", type=int, default=100, help="HTTP/2: concurrent streams per connection (h2load -m; default 100)")
     p.add_argument("--interface", choices=list(SERVERS_BY_INTERFACE), default="asgi",
                    help="asgi: granian-ts, granian, uvicorn on bench_app.py; wsgi: granian-ts, granian, "
                    "gunicorn (gthread) on wsgi_app.py; rsgi: granian-ts, granian on rsgi_app.py (default asgi)")
@@ -582,7 +736,11 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument("--json", metavar="OUT", help="also write machine, raw runs and summary as JSON")
     args = p.parse_args(argv)
     args.specs = SERVERS_BY_INTERFACE[args.interface]
-    args.servers = [s.strip() for s in (args.servers or ",".join(args.specs)).split(",") if s.strip()]
+    args.transport = TRANSPORTS[args.transport]
+    able = [n for n in args.specs if args.transport.name == "h1" or n in args.transport.extra]
+    args.servers = [s.strip() for s in (args.servers or ",".join(able)).split(",") if s.strip()]
+    if any(s not in able for s in args.servers if s in args.specs):
+        p.error(f"--transport {args.transport.name} is run by: {', '.join(able)}")
     unknown = [s for s in args.servers if s not in args.specs]
     if unknown:
         p.error(f"unknown server(s): {', '.join(unknown)}")
@@ -593,8 +751,9 @@ def parse_args(argv: Optional[List[str]] = None):
     if not Path(args.python).exists() and not shutil.which(args.python):
         p.error(f"python {args.python} not found: run `sh scripts/setup.sh` or pass --python / BENCH_PYTHON")
     args.python = str(Path(args.python).absolute()) if Path(args.python).exists() else shutil.which(args.python)
-    if not shutil.which("wrk"):
-        p.error("wrk not found (Debian/Ubuntu: apt-get install wrk)")
+    tool = "h2load" if args.transport.http2 else "wrk"
+    if not shutil.which(tool):
+        p.error(f"{tool} not found (Debian/Ubuntu: apt-get install {'nghttp2-client' if tool == 'h2load' else 'wrk'})")
     return args
 
 
@@ -610,6 +769,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     results = {name: Result() for name in args.servers}
     raw = []
     logdir = Path(tempfile.mkdtemp(prefix="granian-ts-bench-"))
+    args.cert_dir = str(logdir)
+    if args.transport.tls:
+        make_cert(logdir)  # one certificate for every server of the run
+    args.echo_file = logdir / "echo.bin"
+    args.echo_file.write_bytes(ECHO_BODY)
     interrupted = False
     try:
         n = len(args.servers)
@@ -647,8 +811,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             "config": {
                 k: getattr(args, k)
                 for k in ("interface", "blocking_threads", "rounds", "duration", "connections", "threads", "scenario",
-                          "servers", "python")
-            },
+                          "servers", "python", "streams")
+            } | {"transport": args.transport.name},
             "runs": raw,
             "failures": {name: r.failures for name, r in results.items() if r.failures},
             "summary": summary,

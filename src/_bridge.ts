@@ -33,8 +33,8 @@ import { WsSession, upgrade } from "./_websocket.ts";
  * client that sends Host last, after other headers, reads as "2"; an HTTP/1.0 one that sends
  * Host reads as "1.1"; an HTTP/2 client that sends nothing but `:authority` reads as "1.1".
  */
-export function versionOf(http: "auto" | "1" | "2", hasHost: boolean, last: string, count: number): string {
-  if (http === "2") return "2";
+export function versionOf(http: "auto" | "1" | "2" | "3", hasHost: boolean, last: string, count: number): string {
+  if (http === "2" || http === "3") return http;
   if (!hasHost) return "1.0";
   return http === "auto" && last === "host" && count > 1 ? "2" : "1.1";
 }
@@ -52,8 +52,8 @@ const log = () => consola.withTag("bridge");
 export interface BridgeOptions {
   socketPath: string;
   scheme: "http" | "https";
-  /** `--http`: "2" serves only HTTP/2; with "auto" and "1" the version is told per request (`versionOf`). */
-  http: "auto" | "1" | "2";
+  /** `--http`: "2" serves only HTTP/2 ("3": the --http3 listener); with "auto" and "1" the version is told per request (`versionOf`). */
+  http: "auto" | "1" | "2" | "3";
   /** A request still running after the abort sweep: lift the connection's idle timer (src/_http.ts). */
   hold?: (req: Request) => void;
   /** A held request is over: the idle timer applies again. */

@@ -6,6 +6,7 @@
  * (windows, frame and header sizes, stream limits, pings) have no handle in Bun 1.4.5: they
  * are accepted for command-line compatibility and named in one start-up warning each.
  */
+import type { Server } from "bun";
 import { consola } from "consola";
 import { OPTIONS, flagOf, type OptionName, type ResolvedOptions } from "./options.ts";
 
@@ -54,7 +55,24 @@ export function serveHTTP(h: HTTPConfig) {
   return {
     http1: h.mode !== "2",
     http2: h.mode !== "1",
-    ...(h.http3 ? { http3: true } : {}),
     idleTimeout: h.idleTimeout,
+  };
+}
+
+type Fetch = (req: Request, srv: Server<unknown>) => Response | Promise<Response>;
+
+/**
+ * `--no-http1-keep-alive`: every response says `connection: close`, so Bun closes the HTTP/1
+ * connection after it (over HTTP/2 Bun drops the header: the connection carries many streams).
+ * Only composed in when the option is off, so keep-alive costs nothing.
+ */
+export function closingConnections(fetch: Fetch): Fetch {
+  const close = (r: Response) => {
+    r?.headers.set("connection", "close"); // undefined: an upgraded websocket
+    return r;
+  };
+  return (req, srv) => {
+    const r = fetch(req, srv);
+    return r instanceof Promise ? r.then(close) : close(r);
   };
 }

@@ -11,14 +11,18 @@ import { RoutingTable, WorkerPool } from "./_routing.ts";
 import type { ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "./types.ts";
 import { setLogLevel } from "./_log.ts";
 import { websocketHandlers, type WsSession } from "./_websocket.ts";
-import { serveHTTP } from "./_http.ts";
+import { closingConnections, serveHTTP } from "./_http.ts";
 import { serveTLS } from "./tls.ts";
+import { advertiseHTTP3, serveHTTP3 } from "./_http3.ts";
 
 declare const self: Worker;
 const post = (e: ListenerEvent) => self.postMessage(e);
 
 let server: Server<unknown> | null = null;
 let pool: WorkerPool;
+/** --http3: the UDP listener and its pool of bridges that tell the app "3" (src/_http3.ts). */
+let h3: Server<unknown> | null = null;
+let h3pool: WorkerPool | null = null;
 let config: ListenerConfig;
 
 function accessLogger(log: typeof consola): AccessLogger {
@@ -31,16 +35,23 @@ function accessLogger(log: typeof consola): AccessLogger {
 
 /** Connect to the worker of `a.slot`; the pool routes to it once it is connected. */
 async function attach(a: WorkerAddress): Promise<void> {
+  await Promise.all([
+    connectBridge(a, pool, config.http.mode, () => server),
+    h3pool && connectBridge(a, h3pool, "3", () => h3),
+  ]);
+}
+
+async function connectBridge(a: WorkerAddress, pool: WorkerPool, http: "auto" | "1" | "2" | "3", srv: () => Server<unknown> | null) {
   const b: WorkerBridge = new WorkerBridge({
     socketPath: a.socketPath,
     scheme: config.tls ? "https" : "http",
-    http: config.http.mode,
+    http,
     // Long-running requests (slow apps, long polls) must not be cut by the idle timer that
     // bounds idle keep-alive connections and slow headers: held requests lift it.
-    hold: (req) => server?.timeout(req, 0),
+    hold: (req) => srv()?.timeout(req, 0),
     unhold: (req) => {
       try {
-        server?.timeout(req, config.http.idleTimeout);
+        srv()?.timeout(req, config.http.idleTimeout);
       } catch {}
     },
     // The pool holds requests back (over all threads); the bridge never queues.
@@ -57,6 +68,11 @@ async function attach(a: WorkerAddress): Promise<void> {
 
 /** Let the slot's requests and websockets finish (bounded), then disconnect from its worker. */
 async function detach(slot: number, timeoutMs: number) {
+  await Promise.all([detachFrom(pool, slot, timeoutMs), h3pool && detachFrom(h3pool, slot, timeoutMs)]);
+  post({ type: "detached", slot });
+}
+
+async function detachFrom(pool: WorkerPool, slot: number, timeoutMs: number) {
   const b = pool.bridge(slot);
   if (b) {
     const deadline = performance.now() + timeoutMs;
@@ -66,7 +82,6 @@ async function detach(slot: number, timeoutMs: number) {
     pool.detach(slot, b);
     b.close();
   }
-  post({ type: "detached", slot });
 }
 
 async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddress[]) {
@@ -78,7 +93,11 @@ async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddr
     queueTimeoutMs: c.backpressureTimeoutMs,
     bodyReadTimeoutMs: c.bodyReadTimeoutMs,
   });
+  // Both pools count on the same table: a worker's backpressure covers its HTTP/3 requests too.
+  if (c.http.http3) h3pool = new WorkerPool(table, { backpressure: c.backpressure, queueSize: c.backpressureQueue, queueTimeoutMs: c.backpressureTimeoutMs });
   await Promise.all(workers.map(attach));
+  const direct = (req: Request, srv: Server<unknown>) => pool.handle(req, srv);
+  const handle = c.http.http3 ? advertiseHTTP3(direct, () => server!.port!) : direct;
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
   // idleTimeout and http1/http2 apply on a Unix socket too.
   const options = {
@@ -88,7 +107,7 @@ async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddr
     development: false,
     // Bodies stream through with flow control, so Bun's whole-body cap does not apply.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: (req: Request, srv: Server<unknown>) => pool.handle(req, srv),
+    fetch: c.http.keepAlive ? handle : closingConnections(handle),
     websocket: websocketHandlers({
       maxMessageSize: c.wsMaxMessageSize,
       pingInterval: c.wsPingInterval,
@@ -100,6 +119,10 @@ async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddr
     },
   };
   server = Bun.serve(options as Bun.Serve.Options<WsSession>);
+  if (h3pool) {
+    const p = h3pool;
+    h3 = Bun.serve(serveHTTP3(c, server.port!, (req, srv) => p.handle(req, srv)) as Bun.Serve.Options<unknown>);
+  }
   post({ type: "listening", port: server.port ?? 0 });
 }
 
@@ -128,7 +151,15 @@ async function stop(timeoutMs: number) {
     pool.refuseQueued();
     await s.stop(true);
   }
-  for (const b of pool?.bridgesInUse ?? []) b.close();
+  if (h3 && h3pool) {
+    const s = h3;
+    h3 = null;
+    const timer = new Promise((r) => setTimeout(r, timeoutMs));
+    await Promise.race([Promise.all([s.stop(false), ...h3pool.bridgesInUse.map((b) => b.drained())]), timer]);
+    h3pool.refuseQueued();
+    await s.stop(true);
+  }
+  for (const b of [...(pool?.bridgesInUse ?? []), ...(h3pool?.bridgesInUse ?? [])]) b.close();
   post({ type: "stopped" });
   process.exit(0);
 }

@@ -86,3 +86,22 @@ def test_slow_app_not_cut_and_timer_restored(server):
     assert b'"http_version": "1.1"' in data
     assert took >= 6
     assert closed, "after a slow request the connection kept no idle timeout"
+
+
+def test_no_http1_keep_alive_closes_after_each_response(make_server):
+    s = make_server("conn_info:asgi", args=["--no-http1-keep-alive"])
+    with socket.create_connection(("127.0.0.1", s.port), timeout=0.5) as c:
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        t0 = time.monotonic()
+        data, closed = read_until_closed(c, t0 + BOUND)
+        took = time.monotonic() - t0
+    assert data.startswith(b"HTTP/1.1 200")
+    assert b"\r\nConnection: close\r\n" in data or b"\r\nconnection: close\r\n" in data
+    assert closed and took < 1, "the connection outlived its response"
+
+
+def test_options_bun_cannot_apply_warn_once_each(make_server):
+    s = make_server("conn_info:asgi", args=["--http2-max-concurrent-streams", "100", "--http1-buffer-size", "9000"])
+    for flag in ("--http2-max-concurrent-streams", "--http1-buffer-size"):
+        assert s.log.count(f"{flag} is accepted but not applied") == 1, s.log
+    assert "accepted but not applied" not in make_server("conn_info:asgi").log
