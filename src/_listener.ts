@@ -87,14 +87,15 @@ async function detachFrom(pool: WorkerPool, slot: number, timeoutMs: number) {
 async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddress[]) {
   config = c;
   setLogLevel(c.logLevel);
-  pool = new WorkerPool(table, {
+  const poolOptions = {
     backpressure: c.backpressure,
     queueSize: c.backpressureQueue,
     queueTimeoutMs: c.backpressureTimeoutMs,
     bodyReadTimeoutMs: c.bodyReadTimeoutMs,
-  });
+  };
+  pool = new WorkerPool(table, poolOptions);
   // Both pools count on the same table: a worker's backpressure covers its HTTP/3 requests too.
-  if (c.http.http3) h3pool = new WorkerPool(table, { backpressure: c.backpressure, queueSize: c.backpressureQueue, queueTimeoutMs: c.backpressureTimeoutMs });
+  if (c.http.http3) h3pool = new WorkerPool(table, poolOptions);
   await Promise.all(workers.map(attach));
   const direct = (req: Request, srv: Server<unknown>) => pool.handle(req, srv);
   const handle = c.http.http3 ? advertiseHTTP3(direct, () => server!.port!) : direct;
