@@ -45,7 +45,9 @@ export const serve = defineCommand({
       }
       stopping = true;
       consola.withTag("granian-ts").info(`${sig} received: shutting down`);
-      server.stop().then(() => process.exit(0));
+      // Stopped before it served (during start-up): not a clean run.
+      const served = server.serving;
+      server.stop().then(() => process.exit(served ? 0 : 1));
     };
     process.on("SIGINT", () => onSignal("SIGINT"));
     process.on("SIGTERM", () => onSignal("SIGTERM"));

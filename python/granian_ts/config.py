@@ -46,6 +46,7 @@ class Config:
     blocking_threads_idle_timeout: int = field(
         default=30, metadata=_option("seconds an idle blocking thread is kept", type=_at_least(1))
     )
+    process_name: str = field(default="", metadata=_option("process title (as ps and top show it); empty: unchanged"))
 
 
 def _build_parser() -> argparse.ArgumentParser:
