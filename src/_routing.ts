@@ -43,8 +43,8 @@ export class RoutingTable {
     readonly slots: number,
     buffer?: SharedArrayBuffer,
   ) {
-    // The last cell counts the requests queued over all threads.
-    this.cells = new Int32Array(buffer ?? new SharedArrayBuffer(4 * (STRIDE * slots + 1)));
+    // After the slots: the requests queued over all threads, and the "unavailable" flag.
+    this.cells = new Int32Array(buffer ?? new SharedArrayBuffer(4 * (STRIDE * slots + 2)));
   }
 
   get buffer(): SharedArrayBuffer {
@@ -57,6 +57,14 @@ export class RoutingTable {
 
   setState(slot: number, state: SlotState) {
     Atomics.store(this.cells, slot * STRIDE + STATE, state);
+  }
+
+  /**
+   * Set while no worker is coming (--reload after a failed start): requests that find no
+   * worker up get 503 at once instead of waiting.
+   */
+  setUnavailable(on: boolean) {
+    Atomics.store(this.cells, STRIDE * this.slots + 1, on ? 1 : 0);
   }
 
   inFlight(slot: number): number {
@@ -217,6 +225,7 @@ export class WorkerPool {
     if (this.queue.length === this.head) {
       const slot = this.pick();
       if (slot >= 0) return this.dispatch(slot, req, server, body);
+      if (Atomics.load(this.cells, this.queuedCell + 1)) return UNAVAILABLE(1);
     }
     return this.enqueue(req, server, body);
   }
@@ -249,7 +258,12 @@ export class WorkerPool {
         continue;
       }
       const slot = this.pick();
-      if (slot < 0) break;
+      if (slot < 0) {
+        if (!Atomics.load(this.cells, this.queuedCell + 1)) break;
+        this.shift();
+        w.resolve(UNAVAILABLE(1)); // no worker is coming (see RoutingTable.setUnavailable)
+        continue;
+      }
       this.shift();
       w.resolve(this.dispatch(slot, w.req, w.server, w.body));
     }

@@ -138,6 +138,12 @@ export class WorkerSupervisor {
       this.table.setState(r.slot, SlotState.DOWN);
       this.recycler.forget(r.index);
       const why = `${r.proc.exitDescription()}${r.proc.lastError() ? `, last error: ${r.proc.lastError()}` : ""}`;
+      if (this.opts.reload && this.opts.reloadIgnoreWorkerFailure) {
+        log.error(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); it restarts at the next change (--reload-ignore-worker-failure)`);
+        this.running.delete(r.index);
+        this.table.setUnavailable(this.running.size === 0);
+        return;
+      }
       if (!this.opts.respawnFailedWorkers) {
         this.fail(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); stopping, as --respawn-failed-workers is off`);
         return;
@@ -205,6 +211,43 @@ export class WorkerSupervisor {
       log.info(`worker ${index} replaced (pid ${old.proc.pid} → ${fresh.proc.pid})`);
       return true;
     });
+  }
+
+  /**
+   * `--reload`: the code changed, so every worker restarts at once (old code must not answer
+   * any more). A worker that cannot start (a syntax error) is logged with its error; requests
+   * get 503 until the next change brings it up.
+   */
+  async restartAll(changed: string[]): Promise<void> {
+    if (!this.serving || this.stopping) return;
+    log.info(`changes detected (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ", …" : ""}): restarting the workers`);
+    const ids = Array.from({ length: this.opts.workers }, (_, i) => i + 1);
+    const results = await Promise.all(
+      ids.map((index) =>
+        this.serial(index, async () => {
+          const old = this.running.get(index);
+          if (old) {
+            old.proc.stopping = true;
+            this.running.delete(index);
+            this.recycler.forget(index);
+            this.table.setState(old.slot, SlotState.DRAINING);
+            await this.listeners.detach(old.slot, 1000);
+            await old.proc.stop(2000);
+            this.table.setState(old.slot, SlotState.DOWN);
+          }
+          if (this.stopping) return true;
+          try {
+            await this.bringUp(index, old ? this.pair(old.slot) : index - 1);
+            return true;
+          } catch (err) {
+            log.error(`reload: worker ${index} could not start: ${(err as Error).message}; answering 503 until the next change`);
+            return false;
+          }
+        }),
+      ),
+    );
+    this.table.setUnavailable(this.running.size === 0);
+    if (results.every(Boolean)) log.info("reloaded");
   }
 
   /** Rolling restart (SIGHUP, `server.reload()`): every worker replaced, one at a time. */

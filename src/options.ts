@@ -6,7 +6,7 @@
 
 import { resolve as resolvePath } from "node:path";
 
-type Kind = "string" | "int" | "float" | "duration" | "bool" | "enum";
+type Kind = "string" | "list" | "int" | "float" | "duration" | "bool" | "enum";
 
 interface OptionSpec<K extends Kind = Kind, C extends readonly string[] = readonly string[]> {
   /** camelCase key in the TS API; the CLI flag is its kebab-case form. */
@@ -46,7 +46,13 @@ export const OPTIONS = {
   loop: opt({ kind: "enum", default: "auto", choices: Object.values(Loops), help: "Python event loop; auto is uvloop when importable" }),
   backlog: opt({ kind: "int", default: 1024, min: 128, max: 65535, help: "Listen backlog: accepted for Granian compatibility, not applied (Bun.serve has no setting for it and listens with a backlog of 512, capped by net.core.somaxconn); also sets the default --backpressure" }),
   backpressure: opt({ kind: "int", default: undefined, min: 1, max: 1_000_000, help: "Requests a worker runs at once; more wait in Bun (default: backlog / workers)" }),
-  reload: opt({ kind: "bool", default: false, help: "Restart the workers when Python files in the working directory change" }),
+  reload: opt({ kind: "bool", default: false, help: "Restart the workers when files under --reload-paths change; a worker that fails to start is logged, answered 503 for, and retried at the next change" }),
+  reloadPaths: opt({ kind: "list", default: undefined, help: "Paths to watch with --reload (repeat or comma-separate; default: the working directory)" }),
+  reloadIgnoreDirs: opt({ kind: "list", default: undefined, help: "Directory names whose changes --reload ignores, beyond __pycache__, .git, .venv, node_modules and the like" }),
+  reloadIgnorePatterns: opt({ kind: "list", default: undefined, help: "File or directory name patterns (regex) whose changes --reload ignores, beyond *.pyc, swap and backup files" }),
+  reloadIgnorePaths: opt({ kind: "list", default: undefined, help: "Absolute paths whose changes --reload ignores" }),
+  reloadTick: opt({ kind: "int", default: 50, min: 50, max: 5000, help: "Milliseconds --reload waits for a burst of changes to settle before restarting" }),
+  reloadIgnoreWorkerFailure: opt({ kind: "bool", default: false, help: "With --reload, a worker that dies does not stop the server: it is restarted at the next change" }),
   logLevel: opt({ kind: "enum", default: "info", choices: LogLevels, help: "Log level of the server and its workers" }),
   accessLog: opt({ kind: "bool", default: false, env: "GRANIAN_LOG_ACCESS_ENABLED", help: "Log every request (access log)" }),
   workingDir: opt({ kind: "string", default: undefined, help: "Working directory, put first on sys.path (default: the current directory)" }),
@@ -101,6 +107,8 @@ export type OptionName = keyof typeof OPTIONS;
 
 type ValueOf<S> = S extends { kind: "int" | "float" | "duration" }
   ? number
+  : S extends { kind: "list" }
+    ? string[]
   : S extends { kind: "bool" }
     ? boolean
     : S extends { kind: "enum"; choices: readonly (infer C)[] }
@@ -139,6 +147,8 @@ function describe(spec: OptionSpec): string {
       return `an integer from ${spec.min} to ${spec.max}`;
     case "float":
       return `a number from ${spec.min} to ${spec.max}`;
+    case "list":
+      return "one or more strings";
     case "duration":
       return `seconds from ${spec.min} to ${spec.max}, or a duration like 1h30m`;
     case "bool":
@@ -176,6 +186,11 @@ export function parseOption(name: OptionName, raw: unknown, source = `--${flagOf
       const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isFinite(n) || n < spec.min! || n > spec.max!) fail();
       return n;
+    }
+    case "list": {
+      const items = Array.isArray(raw) ? raw : [raw];
+      if (!items.every((i) => typeof i === "string")) fail();
+      return (items as string[]).flatMap((i) => i.split(",")).map((i) => i.trim()).filter(Boolean);
     }
     case "duration": {
       const n = typeof raw === "number" ? raw : parseDuration(String(raw));

@@ -52,8 +52,9 @@ export class Granian implements ServerHandle {
     await this.supervisor.start();
     if (this.options.reload) {
       const sup = this.supervisor;
-      this.unwatch = watchForReload(this.options.workingDir, async () => void (await sup.reload()));
-      consola.withTag("granian-ts").info(`watching ${this.options.workingDir} for changes`);
+      this.unwatch = watchForReload(this.options, (changed) => sup.restartAll(changed));
+      const paths = this.options.reloadPaths?.length ? this.options.reloadPaths.join(", ") : this.options.workingDir;
+      consola.withTag("granian-ts").info(`watching ${paths} for changes`);
     }
   }
 
