@@ -3,4 +3,4 @@
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
-exec node bin/granian-ts.mjs serve --interface asgi --python .venv/bin/python --working-dir examples "$@" fastapi_app:app
+exec bin/granian-ts serve --interface asgi --python .venv/bin/python --working-dir examples "$@" fastapi_app:app

@@ -3,7 +3,7 @@
  * the env lookup are. `bun scripts/options-table.ts --write` refreshes README.md; a unit test
  * fails when the README and the table disagree.
  */
-import { OPTIONS, envOf, flagOf, type OptionName } from "./options.ts";
+import { OPTIONS, envOf, flagsOf, type OptionName } from "./options.ts";
 
 export const TABLE_START = "<!-- options:start (generated from src/options.ts by scripts/options-table.ts) -->";
 export const TABLE_END = "<!-- options:end -->";
@@ -15,10 +15,13 @@ export function optionsTable(): string {
   for (const name of Object.keys(OPTIONS) as OptionName[]) {
     const spec = OPTIONS[name] as { kind: string; default: unknown; help: string; choices?: readonly string[]; positional?: true };
     if (spec.positional) continue;
-    const flag = spec.kind === "bool" ? `--${flagOf(name)}` + (spec.default === true ? ` / --no-${flagOf(name)}` : "") : `--${flagOf(name)}`;
+    const [own, ...aliases] = flagsOf(name);
+    const flag =
+      `\`${spec.kind === "bool" ? `--${own} / --no-${own}` : `--${own}`}\`` +
+      (aliases.length ? ` (alias ${aliases.map((a) => `\`--${a}\``).join(", ")})` : "");
     const dflt = spec.default === undefined ? "see meaning" : spec.default === "" ? '`""`' : `\`${String(spec.default)}\``;
     const choices = spec.choices ? ` (${spec.choices.map((c) => `\`${c}\``).join(", ")})` : "";
-    rows.push(`| \`${flag}\` | \`${envOf(name)}\` | ${dflt} | ${cell(spec.help)}${choices} |`);
+    rows.push(`| ${flag} | \`${envOf(name)}\` | ${dflt} | ${cell(spec.help)}${choices} |`);
   }
   return rows.join("\n");
 }

@@ -20,7 +20,6 @@ export interface HTTPConfig {
 
 /** Options Bun gives no handle for (README: "accepted, not applied"). */
 export const NOT_APPLIED: readonly OptionName[] = [
-  "http1BufferSize",
   "http1PipelineFlush",
   "http2AdaptiveWindow",
   "http2InitialConnectionWindowSize",

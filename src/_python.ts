@@ -59,7 +59,7 @@ export class PythonWorker {
       // On a Unix socket the server is its path (ASGI: [path, None]; Granian: path, port 0).
       ...(o.uds !== undefined ? ["--server-host", o.uds, "--server-port", "0", "--server-unix"] : ["--server-host", o.address, "--server-port", String(o.port)]),
       "--log-level", o.logLevel,
-      "--root-path", o.rootPath,
+      "--root-path", o.urlPathPrefix,
       "--blocking-threads", String(o.blockingThreads),
       "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
       // On the command line too: `ps aux` shows it, top shows the (15-byte) name the worker sets.

@@ -56,9 +56,9 @@ class EmbeddedHandler implements PythonHandler {
   private readonly opts: ResolvedOptions;
 
   constructor(opts: ResolvedOptions) {
-    this.prefix = opts.rootPath.replace(/\/+$/, "");
+    this.prefix = opts.urlPathPrefix.replace(/\/+$/, "");
     // The workers get the mount point as the prefix check reads it: "/py/" is "/py".
-    this.opts = { ...opts, rootPath: this.prefix };
+    this.opts = { ...opts, urlPathPrefix: this.prefix };
     this.websocket = websocketHandlers({
       maxMessageSize: opts.wsMaxMessageSize,
       pingInterval: opts.wsPingInterval,

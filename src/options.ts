@@ -20,8 +20,8 @@ interface OptionSpec<K extends Kind = Kind, C extends readonly string[] = readon
   readonly env?: string;
   /** Set for options with no CLI flag of their own (the positional APP). */
   readonly positional?: true;
-  /** CLI alias (one letter). */
-  readonly alias?: string;
+  /** Other CLI flags for the same option (kebab-case, without `--`), e.g. an older name. */
+  readonly alias?: string | readonly string[];
 }
 
 const opt = <const K extends Kind, const C extends readonly string[] = readonly string[]>(
@@ -56,13 +56,13 @@ export const OPTIONS = {
   logLevel: opt({ kind: "enum", default: "info", choices: LogLevels, help: "Log level of the server and its workers" }),
   accessLog: opt({ kind: "bool", default: false, env: "GRANIAN_LOG_ACCESS_ENABLED", help: "Log every request (access log)" }),
   workingDir: opt({ kind: "string", default: undefined, help: "Working directory, put first on sys.path (default: the current directory)" }),
-  rootPath: opt({ kind: "string", default: "", env: "GRANIAN_URL_PATH_PREFIX", help: "URL prefix the app is mounted at: ASGI root_path, WSGI SCRIPT_NAME" }),
+  urlPathPrefix: opt({ kind: "string", default: "", alias: "root-path", help: "URL prefix the app is mounted at: ASGI root_path, WSGI SCRIPT_NAME" }),
   python: opt({ kind: "string", default: undefined, env: "GRANIAN_TS_PYTHON", help: "Python interpreter for the workers (default: $VIRTUAL_ENV/bin/python, else python3)" }),
   ws: opt({ kind: "bool", default: true, env: "GRANIAN_WEBSOCKETS", help: "Serve websockets (ASGI, RSGI); with --no-ws upgrade requests reach the app as plain HTTP" }),
   wsPingInterval: opt({ kind: "int", default: 0, min: 0, max: 960, help: "Seconds between server pings on an idle websocket (Bun rounds 1-7 up to 8); a client that does not answer is closed; 0: no pings, no idle timeout" }),
   wsCompression: opt({ kind: "bool", default: false, help: "Offer permessage-deflate compression on websockets" }),
   wsMaxMessageSize: opt({ kind: "int", default: 16 * 1024 * 1024, min: 1, max: 0xffffffff, help: "Largest websocket message a client may send, in bytes; larger ones close with 1009" }),
-  http1BufferSize: opt({ kind: "int", default: 8192 + 4096 * 100, min: 8192, max: 0x7fffffff, help: "Maximum buffer size of an HTTP/1 connection, in bytes (accepted, not applied: Bun sizes its own buffers)" }),
+  http1BufferSize: opt({ kind: "int", default: 417792, min: 8192, max: 2 * 1024 * 1024, help: "Largest request head (request line and headers) in bytes, as Granian's HTTP/1 buffer; a larger one gets 431. Process-wide in Bun: it applies to every Bun.serve in the process" }),
   http1HeaderReadTimeout: opt({ kind: "int", default: 30_000, min: 1, max: 60_000, help: "Milliseconds a client has to send a request's headers; also how long an idle keep-alive connection stays open (Bun counts whole seconds)" }),
   http1KeepAlive: opt({ kind: "bool", default: true, help: "HTTP/1 keep-alive; with --no-http1-keep-alive every response closes its connection" }),
   http1PipelineFlush: opt({ kind: "bool", default: false, help: "Aggregate flushes of pipelined HTTP/1 responses (accepted, not applied: Bun batches writes per event-loop turn itself)" }),
@@ -118,6 +118,9 @@ type ValueOf<S> = S extends { kind: "int" | "float" | "duration" }
 /** Options as the TS API takes them: every key optional except `target`. */
 export type GranianOptions = { target: string } & {
   -readonly [K in Exclude<OptionName, "target">]?: ValueOf<(typeof OPTIONS)[K]>;
+} & {
+  /** @deprecated Granian's name is `urlPathPrefix`; this one is still read when that is not given. */
+  rootPath?: string;
 };
 
 /** Options after defaults, env and validation: what the runtime reads. */
@@ -134,6 +137,12 @@ export const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLow
 
 /** The CLI flag of an option: `address` is `--host`, as in Granian. */
 export const flagOf = (name: OptionName) => (name === "address" ? "host" : kebab(name));
+
+/** Every CLI flag of an option (without `--`): its own first, then its aliases. */
+export const flagsOf = (name: OptionName): string[] => {
+  const alias = (OPTIONS[name] as OptionSpec).alias;
+  return [flagOf(name), ...(alias === undefined ? [] : typeof alias === "string" ? [alias] : alias)];
+};
 
 export const envOf = (name: OptionName): string | undefined => {
   const spec: OptionSpec = OPTIONS[name];
@@ -200,8 +209,9 @@ export function parseOption(name: OptionName, raw: unknown, source = `--${flagOf
     case "bool": {
       if (typeof raw === "boolean") return raw;
       const s = String(raw).toLowerCase();
-      if (["1", "true", "yes", "on"].includes(s)) return true;
-      if (["0", "false", "no", "off"].includes(s)) return false;
+      // The spellings click's BOOL accepts, so a GRANIAN_* value that works there works here.
+      if (["1", "true", "t", "yes", "y", "on"].includes(s)) return true;
+      if (["0", "false", "f", "no", "n", "off"].includes(s)) return false;
       return fail();
     }
     case "enum": {
@@ -224,6 +234,8 @@ export function resolveOptions(
   env: Record<string, string | undefined> = process.env,
 ): ResolvedOptions {
   const out: Record<string, unknown> = {};
+  if (given.urlPathPrefix === undefined && (given as { rootPath?: unknown }).rootPath !== undefined)
+    given = { ...given, urlPathPrefix: (given as { rootPath?: unknown }).rootPath };
   for (const name of Object.keys(OPTIONS) as OptionName[]) {
     const spec: OptionSpec = OPTIONS[name];
     const envName = envOf(name);

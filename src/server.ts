@@ -2,10 +2,12 @@
  * `Granian`: the embeddable server. Options are resolved and validated once here; the
  * supervisor and the listener threads only read resolved values.
  */
+import http from "node:http";
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
 import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
 import { setLogLevel } from "./_log.ts";
+import { ensurePortFree } from "./_port.ts";
 import { watchForReload } from "./_reload.ts";
 import { WorkerSupervisor } from "./_supervisor.ts";
 import type { ListenConfig, ServerHandle } from "./types.ts";
@@ -48,6 +50,10 @@ export class Granian implements ServerHandle {
     if (this.supervisor) throw new Error("this server is already serving");
     setLogLevel(this.options.logLevel);
     resolveHTTP(this.options); // the start-up warnings for options Bun cannot apply
+    // Bun's request-head limit is one process-wide setting, read by every listener thread's
+    // parser: Bun makes node:http's maxHeaderSize writable for this (typed read-only after Node).
+    (http as { maxHeaderSize: number }).maxHeaderSize = this.options.http1BufferSize;
+    if (!this.listen.uds) ensurePortFree(this.options.address, this.options.port);
     this.supervisor = new WorkerSupervisor(this.options, this.listen);
     await this.supervisor.start();
     if (this.options.reload) {

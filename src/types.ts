@@ -85,7 +85,10 @@ type NotEmbedded =
   | `http${string}` | `ssl${string}` | `uds${string}` | `respawn${string}`
   | `workersLifetime${string}` | `workersMax${string}` | `rss${string}` | "workersKillTimeout";
 
-/** Options of `createHandler` (src/handler.ts): the server options less `NotEmbedded`. `rootPath` is the mount point. */
+/**
+ * Options of `createHandler` (src/handler.ts): the server options less `NotEmbedded`.
+ * `urlPathPrefix` (Granian's name; `rootPath` still works) is the mount point.
+ */
 export type HandlerOptions = Omit<GranianOptions, NotEmbedded>;
 
 /** A Python app as a Bun fetch handler, as `createHandler` gives it. */

@@ -14,7 +14,7 @@ const py = await createHandler({
   target: "pyapp:app",
   interface: "asgi",
   workers: 2,
-  rootPath: "/py",
+  urlPathPrefix: "/py",
   workingDir: import.meta.dir,
 });
 
