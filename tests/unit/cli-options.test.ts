@@ -45,6 +45,8 @@ function otherValue(name: OptionName): string {
       return spec.default === true ? "false" : "true";
     case "string":
       return name === "workingDir" ? "/tmp" : "/x";
+    case "list":
+      return "/x,/z";
     default:
       throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
   }
@@ -60,6 +62,7 @@ function secondValue(name: OptionName): string {
     case "bool":
       return otherValue(name) === "true" ? "false" : "true";
     case "string":
+    case "list":
       return "/y";
     default:
       throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
@@ -118,6 +121,7 @@ describe("every option in the table", () => {
             cases.push([[`${flag}=maybe`], flag]);
             break;
           case "string":
+          case "list":
             cases.push([[flag], flag]); // no value
             break;
           default:
@@ -136,7 +140,7 @@ describe("every option in the table", () => {
       if (NUMERIC.includes(spec.kind)) cases.push([env, "x"], [env, String(spec.max! + 1)]);
       else if (spec.kind === "enum") cases.push([env, "no-such-choice"]);
       else if (spec.kind === "bool") cases.push([env, "maybe"]);
-      else if (spec.kind !== "string") throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
+      else if (spec.kind !== "string" && spec.kind !== "list") throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
     }
     await Promise.all(cases.map(([env, value]) => expectRefused(["serve", "m:app"], env, { [env]: value })));
   }, 60_000);
