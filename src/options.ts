@@ -70,7 +70,7 @@ export const OPTIONS = {
   http2InitialConnectionWindowSize: opt({ kind: "int", default: 1024 * 1024, min: 1024, max: 0x7fffffff, help: "HTTP/2 connection-level flow-control window (accepted, not applied: Bun has no setting for it)" }),
   http2InitialStreamWindowSize: opt({ kind: "int", default: 1024 * 1024, min: 1024, max: 0x7fffffff, help: "HTTP/2 SETTINGS_INITIAL_WINDOW_SIZE (accepted, not applied: Bun has no setting for it)" }),
   http2KeepAliveInterval: opt({ kind: "int", default: undefined, min: 1, max: 60_000, help: "Milliseconds between HTTP/2 keep-alive pings (accepted, not applied: Bun sends no pings)" }),
-  http2KeepAliveTimeout: opt({ kind: "int", default: 20, min: 1, max: 0x7fffffff, help: "Seconds to wait for a keep-alive ping's ack (accepted, not applied: Bun sends no pings)" }),
+  http2KeepAliveTimeout: opt({ kind: "duration", default: 20, min: 1, max: 31_536_000, help: "Seconds (or 1m-style) to wait for a keep-alive ping's ack (accepted, not applied: Bun sends no pings)" }),
   http2MaxConcurrentStreams: opt({ kind: "int", default: 200, min: 10, max: 0x7fffffff, help: "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (accepted, not applied: Bun has no setting for it)" }),
   http2MaxFrameSize: opt({ kind: "int", default: 1024 * 16, min: 1024, max: 0x7fffffff, help: "HTTP/2 SETTINGS_MAX_FRAME_SIZE (accepted, not applied: Bun has no setting for it)" }),
   http2MaxHeadersSize: opt({ kind: "int", default: 16 * 1024 * 1024, min: 1, max: 0x7fffffff, help: "Largest HTTP/2 header block a client may send (accepted, not applied: Bun has no setting for it)" }),

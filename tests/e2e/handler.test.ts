@@ -80,8 +80,8 @@ test("plain Bun.serve: requests, bodies, client address, websockets through the 
   expect(ws.echo).toBe("echo: hi");
 });
 
-test("rootPath: the app sees the client's full path whether the host strips the prefix or not", async () => {
-  const py = await handler({ rootPath: "/py/" });
+test("urlPathPrefix: the app sees the client's full path whether the host strips the prefix or not", async () => {
+  const py = await handler({ urlPathPrefix: "/py/" });
   const strip = (req: Request) => {
     const u = new URL(req.url);
     u.pathname = u.pathname.slice(3) || "/";
@@ -96,7 +96,7 @@ test("rootPath: the app sees the client's full path whether the host strips the 
   expect(await get(`${url}/pyx`)).toMatchObject({ path: "/py/pyx" });
 });
 
-test("rootPath is WSGI's SCRIPT_NAME", async () => {
+test("urlPathPrefix is WSGI's SCRIPT_NAME (given by its old name, rootPath)", async () => {
   const py = await handler({ target: "raw_wsgi:app", interface: "wsgi", rootPath: "/legacy" });
   const url = serve(py.fetch, py);
   const r = await fetch(`${url}/legacy/environ`);
@@ -106,8 +106,8 @@ test("rootPath is WSGI's SCRIPT_NAME", async () => {
 });
 
 test("Hono: TS routes and the Python app on one port, mount and app.all, websockets", async () => {
-  const py = await handler({ rootPath: "/py", workers: 2 });
-  const raw = await handler({ rootPath: "/raw" });
+  const py = await handler({ urlPathPrefix: "/py", workers: 2 });
+  const raw = await handler({ urlPathPrefix: "/raw" });
   const app = new Hono();
   app.get("/", (c) => c.text("hono"));
   app.all("/py/*", (c) => py.fetch(c.req.raw, c.env as Server<unknown>));
@@ -132,7 +132,7 @@ test("Hono: TS routes and the Python app on one port, mount and app.all, websock
 });
 
 test("Elysia: mount", async () => {
-  const py = await handler({ rootPath: "/py" });
+  const py = await handler({ urlPathPrefix: "/py" });
   const app = new Elysia().get("/", () => "elysia").mount("/py", py.fetch);
   // Elysia's fetch takes no server (Elysia keeps its own from listen()): no client address here.
   const url = serve((req) => app.fetch(req) as Promise<Response>, py);
