@@ -46,12 +46,25 @@ WARMUP_SECONDS = 2
 # Servers: name -> how to start it and how to ask its version. Adding one touches this table.
 
 
+STATIC_DIR = BENCH / "static"
+STATIC_FILE = "bench.css"  # 16 KiB, written by ensure_static_file()
+STATIC_SIZE = 16 * 1024
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     name: str
     argv: Callable[[argparse.Namespace, int], List[str]]  # (args, port) -> argv
     version: Callable[[str], str]  # python -> version string
     cwd: Path = ROOT
+    # Flags that serve STATIC_DIR at /static, for servers that serve static files themselves.
+    static_args: Optional[List[str]] = None
+
+
+def with_flags(spec: ServerSpec, suffix: str, *flags: str) -> ServerSpec:
+    """The same server with extra flags (e.g. the access log on), compared with it in one run."""
+    return ServerSpec(f"{spec.name}+{suffix}", lambda args, port: spec.argv(args, port) + list(flags),
+                      spec.version, spec.cwd, spec.static_args)
 
 
 def _python_version_of(module: str) -> Callable[[str], str]:
@@ -70,7 +83,18 @@ def _granian_ts_version(_python: str) -> str:
 
 
 def _specs(*specs: ServerSpec) -> Dict[str, ServerSpec]:
-    return {spec.name: spec for spec in specs}
+    out = {spec.name: spec for spec in specs}
+    # granian-ts with its optional costs switched on, to measure them against itself (same run).
+    base = out["granian-ts"]
+    for extra in (
+        with_flags(base, "access-log", "--access-log"),
+        with_flags(base, "metrics", "--metrics", "--metrics-port", "0"),
+    ):
+        out[extra.name] = extra
+    return out
+
+
+_STATIC_ARGS = ["--static-path-route", "/static", "--static-path-mount", str(STATIC_DIR)]
 
 
 def _embedded(interface: str, target: str) -> ServerSpec:
@@ -97,6 +121,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
                 "--working-dir", str(BENCH), "bench_app:app",
             ],
             _granian_ts_version,
+            static_args=_STATIC_ARGS,
         ),
         _embedded("asgi", "bench_app:app"),
         ServerSpec(
@@ -109,6 +134,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             ],
             _python_version_of("granian"),
             cwd=BENCH,
+            static_args=_STATIC_ARGS,
         ),
         ServerSpec(
             "uvicorn",
@@ -230,7 +256,7 @@ def make_cert(d: Path) -> None:
 
 def transport_argv(args, spec: "ServerSpec", port: int) -> List[str]:
     argv = spec.argv(args, port)
-    extra = args.transport.extra.get(spec.name, []) if args.transport.name != "h1" else []
+    extra = args.transport.extra.get(spec.name.split("+")[0], []) if args.transport.name != "h1" else []
     out: List[str] = []
     for a in extra:
         out += _tls_args(args.cert_dir) if a == "{tls}" else [a]
@@ -245,12 +271,24 @@ class Scenario:
     script: Optional[Path]
     body_size: int  # expected response body size, for the bytes-per-response sanity check
     about: str
+    static: bool = False  # served from STATIC_DIR: only servers with static_args run it
 
 
 SCENARIOS: Dict[str, Scenario] = {
     "get": Scenario("get", "/", None, GET_BODY_SIZE, "GET / -> 1 KiB body"),
     "post": Scenario("post", "/echo", POST_LUA, 10240, "POST /echo, 10 KiB body echoed back"),
+    "static": Scenario("static", f"/static/{STATIC_FILE}", None, STATIC_SIZE,
+                       f"GET /static/{STATIC_FILE} -> 16 KiB file served by the server itself (--static-path-mount)",
+                       static=True),
 }
+
+
+def ensure_static_file() -> None:
+    STATIC_DIR.mkdir(exist_ok=True)
+    path = STATIC_DIR / STATIC_FILE
+    data = (b"body { color: #123456; }\n" * (STATIC_SIZE // 25 + 1))[:STATIC_SIZE]
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,6 +441,12 @@ def wait_ready(args, proc: subprocess.Popen, port: int, timeout: float = READY_T
         if time.monotonic() - t0 > timeout:
             raise CheckFailed(f"no answer on port {port} after {timeout:.0f}s")
         time.sleep(0.05)
+
+
+def check_static(args, port: int) -> None:
+    status, body = request(args, port, "GET", f"/static/{STATIC_FILE}")
+    if status != 200 or body != (STATIC_DIR / STATIC_FILE).read_bytes():
+        raise CheckFailed(f"GET /static/{STATIC_FILE} answered {status} with {len(body)} bytes (want 200 and the file)")
 
 
 def check_responses(args, port: int) -> None:
@@ -602,12 +646,19 @@ def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path
     """Start one server, check it, time every scenario, stop it. Returns scenario -> run."""
     port = free_port()
     logpath = logdir / f"{spec.name}.round{rnd}.log"
+    static = any(sc.static for sc in scenarios)
+    scenarios = [sc for sc in scenarios if not sc.static or spec.static_args]
+    argv = transport_argv(args, spec, port)
+    if static and spec.static_args:
+        argv = argv[:-1] + spec.static_args + argv[-1:]  # the app target stays last
     with open(logpath, "wb") as log:
-        proc = spawn(transport_argv(args, spec, port), spec.cwd, log)
+        proc = spawn(argv, spec.cwd, log)
     try:
         try:
             ready = wait_ready(args, proc, port)
             check_responses(args, port)
+            if static and spec.static_args:
+                check_static(args, port)
         except CheckFailed as err:
             tail = log_tail(logpath)
             raise CheckFailed(f"{err}" + (f"\n{tail}" if tail else "")) from None
@@ -716,7 +767,9 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument("--duration", type=int, default=10, help="seconds of each timed wrk run (default 10)")
     p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    p.add_argument("--scenario", choices=["get", "post", "all"], default="all", help="default all")
+    p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all",
+                   help="all: get and post; static: a file served by the server itself, granian-ts against "
+                   "Granian (both started with --static-path-mount bench/static); default all")
     p.add_argument("--transport", choices=list(TRANSPORTS), default="h1",
                    help="; ".join(f"{t.name}: {t.about}" for t in TRANSPORTS.values()) + " (default h1; "
                    "h2c and TLS runs compare granian-ts with Granian only)")
@@ -738,7 +791,8 @@ def parse_args(argv: Optional[List[str]] = None):
     args.specs = SERVERS_BY_INTERFACE[args.interface]
     args.transport = TRANSPORTS[args.transport]
     able = [n for n in args.specs if args.transport.name == "h1" or n in args.transport.extra]
-    args.servers = [s.strip() for s in (args.servers or ",".join(able)).split(",") if s.strip()]
+    default = ",".join(n for n in able if "+" not in n)  # the +access-log/+metrics variants only when asked
+    args.servers = [s.strip() for s in (args.servers or default).split(",") if s.strip()]
     if any(s not in able for s in args.servers if s in args.specs):
         p.error(f"--transport {args.transport.name} is run by: {', '.join(able)}")
     unknown = [s for s in args.servers if s not in args.specs]
@@ -759,7 +813,9 @@ def parse_args(argv: Optional[List[str]] = None):
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    scenarios = list(SCENARIOS.values()) if args.scenario == "all" else [SCENARIOS[args.scenario]]
+    scenarios = [SCENARIOS["get"], SCENARIOS["post"]] if args.scenario == "all" else [SCENARIOS[args.scenario]]
+    if any(sc.static for sc in scenarios):
+        ensure_static_file()
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     # Also when started in the background, where SIGINT comes in ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

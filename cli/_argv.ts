@@ -90,11 +90,10 @@ export function parseServeArgv(argv: readonly string[]): ServeArgv {
     if (eq >= 0) value = arg.slice(eq + 1);
     else if (i + 1 < argv.length) value = argv[++i]!;
     else throw new OptionError(`option --${key} requires a value`);
-    // Checked here so the message names the flag as typed (an alias too).
-    const parsed = parseOption(flag.name, value, `--${key}`);
-    // A list option (--reload-paths a --reload-paths b) collects its repeats, as click's multiple=True.
-    const before = options[flag.name];
-    options[flag.name] = Array.isArray(parsed) && Array.isArray(before) ? [...before, ...parsed] : parsed;
+    // Checked here so the message names the flag as typed (an alias too). A repeatable
+    // option (kind "list") gathers one value per flag, spaces and all.
+    if (OPTIONS[flag.name].kind === "list") options[flag.name] = [...((options[flag.name] as string[] | undefined) ?? []), value];
+    else options[flag.name] = parseOption(flag.name, value, `--${key}`);
   }
   if (positionals.length > 1) throw new OptionError(`got unexpected extra argument (${positionals[1]})`);
   if (positionals.length === 1) options.target = positionals[0];

@@ -8,6 +8,7 @@
  */
 import type { Server, Socket } from "bun";
 import { consola } from "consola";
+import type { ProxyResolver } from "./_proxy.ts";
 import { parseContentLength } from "./_content_length.ts";
 import {
   FLAG_END,
@@ -39,8 +40,9 @@ export function versionOf(http: "auto" | "1" | "2" | "3", hasHost: boolean, last
   return http === "auto" && last === "host" && count > 1 ? "2" : "1.1";
 }
 
+/** Told about every response (src/logs/, src/metrics/): `started` is performance.now() at arrival, `size` -1 when not known. */
 export interface AccessLogger {
-  (req: Request, client: string, status: number, started: number): void;
+  (req: Request, client: string, status: number, started: number, size: number): void;
 }
 
 /** How long a request runs before it watches its abort signal (see `watchAbort`). */
@@ -63,6 +65,8 @@ export interface BridgeOptions {
   /** Serve websockets (--ws): upgrade requests open WS_OPEN streams. */
   websocket: boolean;
   accessLog?: AccessLogger;
+  /** --proxy-headers: trusted forwarding headers, or undefined (off: nothing is looked at). */
+  proxy?: ProxyResolver;
   onClose?: (error?: Error) => void;
   /** A request slot freed (src/_routing.ts counts requests in flight per worker). */
   onRelease?: () => void;
@@ -202,8 +206,19 @@ export class WorkerBridge {
     if (length !== length || (chunked && trailer)) return BAD_REQUEST();
     if (chunked) length = Infinity;
     const version = versionOf(this.opts.http, hasHost, last, count);
+    let scheme = this.opts.scheme;
+    if (this.opts.proxy !== undefined) {
+      // --proxy-headers (src/_proxy.ts): a trusted proxy's word on the client, scheme and host.
+      const f = this.opts.proxy(headers as Record<string, string>, host);
+      if (f !== null) {
+        if (f.client !== undefined) (host = f.client), (port = f.port);
+        if (f.scheme !== undefined) scheme = f.scheme;
+        if (f.host !== undefined)
+          fields = hasHost ? fields.replace("\0host\0" + headers.host, "\0host\0" + f.host) : fields + "\0host\0" + f.host;
+      }
+    }
     let head =
-      req.method + "\0" + this.opts.scheme + "\0" + version + "\0" + host + "\0" + port + "\0" +
+      req.method + "\0" + scheme + "\0" + version + "\0" + host + "\0" + port + "\0" +
       (p < 0 ? "/" : q < 0 ? url.slice(p) : url.slice(p, q) + "\0" + url.slice(q + 1));
     if (q < 0) head += "\0";
     head += fields;
@@ -275,7 +290,7 @@ export class WorkerBridge {
     if (!s.started) {
       s.started = true;
       s.resolve(REQUEST_TIMEOUT());
-      this.opts.accessLog?.(s.req, s.client, 408, s.t0);
+      this.opts.accessLog?.(s.req, s.client, 408, s.t0, 0);
     }
     this.disconnect(s);
   };
@@ -305,7 +320,7 @@ export class WorkerBridge {
       if (s.heldBody) s.resolve(new Response(cutBody("response aborted"), { status: s.status, headers: s.headers }));
       else {
         s.resolve(BAD_GATEWAY());
-        if (status && !s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0);
+        if (status && !s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0, -1);
       }
     } else if (s.ctrl && !s.ended) {
       s.ended = true;
@@ -332,7 +347,7 @@ export class WorkerBridge {
     if (s.started) return;
     s.started = true;
     s.resolve(BAD_GATEWAY());
-    this.opts.accessLog?.(s.req, s.client, 502, s.t0);
+    this.opts.accessLog?.(s.req, s.client, 502, s.t0, -1);
   }
 
   /** A slot frees: hand it to the next queued request, if any. */
@@ -409,7 +424,7 @@ export class WorkerBridge {
       log().error(`stream ${s.id}: websocket accept refused: ${(err as Error)?.message ?? err} (answered 502)`);
     }
     if (upgraded) {
-      this.opts.accessLog?.(s.req, s.client, 101, s.t0);
+      this.opts.accessLog?.(s.req, s.client, 101, s.t0, 0);
       // Bun ignores what fetch answers an upgraded request; a Response keeps hosts that need one
       // (Hono, Elysia: createHandler) happy.
       s.resolve(new Response(null));

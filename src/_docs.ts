@@ -18,8 +18,12 @@ export function optionsTable(): string {
     const [own, ...aliases] = flagsOf(name);
     const flag =
       `\`${spec.kind === "bool" ? `--${own} / --no-${own}` : `--${own}`}\`` +
-      (aliases.length ? ` (alias ${aliases.map((a) => `\`--${a}\``).join(", ")})` : "");
-    const dflt = spec.default === undefined ? "see meaning" : spec.default === "" ? '`""`' : `\`${String(spec.default)}\``;
+      (aliases.length ? ` (alias ${aliases.map((a) => `\`--${a}\``).join(", ")})` : "") +
+      (spec.kind === "list" ? " (repeatable)" : "");
+    const dflt =
+      spec.default === undefined || (Array.isArray(spec.default) && spec.default.length === 0)
+        ? "see meaning"
+        : spec.default === "" ? '`""`' : `\`${String(spec.default)}\``;
     const choices = spec.choices ? ` (${spec.choices.map((c) => `\`${c}\``).join(", ")})` : "";
     rows.push(`| ${flag} | \`${envOf(name)}\` | ${dflt} | ${cell(spec.help)}${choices} |`);
   }

@@ -6,13 +6,16 @@
  */
 import type { Server } from "bun";
 import { consola } from "consola";
-import { WorkerBridge, type AccessLogger } from "./_bridge.ts";
+import { WorkerBridge } from "./_bridge.ts";
 import { RoutingTable, WorkerPool } from "./_routing.ts";
 import type { ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "./types.ts";
-import { setLogLevel } from "./_log.ts";
+import { accessLog, configureLogs, type ResponseObserver } from "./logs/index.ts";
 import { websocketHandlers, type WsSession } from "./_websocket.ts";
 import { closingConnections, serveHTTP } from "./_http.ts";
 import { serveTLS } from "./tls.ts";
+import { withStaticFiles } from "./static/index.ts";
+import { ListenerMetrics } from "./metrics/index.ts";
+import { proxyResolver, type ProxyResolver } from "./_proxy.ts";
 import { advertiseHTTP3, serveHTTP3 } from "./_http3.ts";
 
 declare const self: Worker;
@@ -24,13 +27,43 @@ let pool: WorkerPool;
 let h3: Server<unknown> | null = null;
 let h3pool: WorkerPool | null = null;
 let config: ListenerConfig;
+/** Told about every response (access log, metrics), or undefined: then nothing is measured per request. */
+let observe: ResponseObserver | undefined;
+let observeStatic: ResponseObserver | undefined;
+let flushLogs = () => {};
+let proxy: ProxyResolver | undefined;
 
-function accessLogger(log: typeof consola): AccessLogger {
-  return (req, client, status, t0) => {
-    const url = req.url;
-    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
-    log.info(`${client} - "${req.method} ${path} HTTP/1.1" ${status} ${(performance.now() - t0).toFixed(2)}ms`);
+/** One observer from two, either of which may be off. */
+function both(a?: ResponseObserver, b?: ResponseObserver): ResponseObserver | undefined {
+  if (!a || !b) return a ?? b;
+  return (req, client, status, t0, size) => {
+    a(req, client, status, t0, size);
+    b(req, client, status, t0, size);
   };
+}
+
+/** The client address as the bridge reports it (IPv4-mapped IPv6 unwrapped). */
+function clientOf(srv: Server<unknown>, req: Request): string {
+  const a = srv.requestIP(req)?.address ?? "";
+  return a.startsWith("::ffff:") ? a.slice(7) : a;
+}
+
+/** The units this thread composes around the pool (src/logs/, src/metrics/, src/_proxy.ts). */
+function composeUnits(c: ListenerConfig) {
+  const logs = configureLogs(c.options);
+  proxy = proxyResolver(c.options);
+  const access = accessLog(c.options, logs, c.tls ? "https" : "http", c.http.mode);
+  if (access) flushLogs = () => access.sink.close();
+  const metrics = c.options.metrics ? new ListenerMetrics(c.index, c.options.interface) : undefined;
+  observe = both(access?.observe, metrics?.observe);
+  observeStatic = both(access?.observe, metrics?.observeStatic);
+  if (metrics) {
+    const sum = (f: (b: WorkerBridge) => number) => (pool ? pool.bridgesInUse.reduce((n, b) => n + f(b), 0) : 0);
+    const gauges = { inFlight: () => sum((b) => b.inFlight), queued: () => pool?.queued ?? 0, websockets: () => sum((b) => b.websockets) };
+    const report = () => post({ type: "metrics", snapshot: metrics.snapshot(gauges) });
+    setInterval(report, c.options.metricsScrapeInterval * 1000);
+    setTimeout(report, 0);
+  }
 }
 
 /** Connect to the worker of `a.slot`; the pool routes to it once it is connected. */
@@ -57,7 +90,8 @@ async function connectBridge(a: WorkerAddress, pool: WorkerPool, http: "auto" | 
     // The pool holds requests back (over all threads); the bridge never queues.
     backpressure: Number.MAX_SAFE_INTEGER,
     websocket: config.ws,
-    accessLog: config.accessLog ? accessLogger(consola.withTag("access")) : undefined,
+    accessLog: observe,
+    proxy,
     onClose: () => pool.detach(a.slot, b),
     onRelease: () => pool.released(a.slot),
     bodyReadTimeoutMs: config.bodyReadTimeoutMs,
@@ -86,7 +120,7 @@ async function detachFrom(pool: WorkerPool, slot: number, timeoutMs: number) {
 
 async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddress[]) {
   config = c;
-  setLogLevel(c.logLevel);
+  composeUnits(c);
   const poolOptions = {
     backpressure: c.backpressure,
     queueSize: c.backpressureQueue,
@@ -97,7 +131,12 @@ async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddr
   // Both pools count on the same table: a worker's backpressure covers its HTTP/3 requests too.
   if (c.http.http3) h3pool = new WorkerPool(table, poolOptions);
   await Promise.all(workers.map(attach));
-  const direct = (req: Request, srv: Server<unknown>) => pool.handle(req, srv);
+  // Static files (src/static/) go before the pool; without a mount this is the pool itself.
+  const direct = withStaticFiles(
+    c.options,
+    (req, srv) => pool.handle(req, srv),
+    observeStatic && ((req, srv, res, t0) => observeStatic!(req, clientOf(srv, req), res.status, t0, Number(res.headers.get("content-length") ?? -1))),
+  );
   const handle = c.http.http3 ? advertiseHTTP3(direct, () => server!.port!) : direct;
   // Composed from the units; Bun's types keep `unix` and the TCP-only options apart, but
   // idleTimeout and http1/http2 apply on a Unix socket too.
@@ -161,6 +200,7 @@ async function stop(timeoutMs: number) {
     await s.stop(true);
   }
   for (const b of [...(pool?.bridgesInUse ?? []), ...(h3pool?.bridgesInUse ?? [])]) b.close();
+  flushLogs();
   post({ type: "stopped" });
   process.exit(0);
 }

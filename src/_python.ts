@@ -54,16 +54,19 @@ export class PythonWorker {
       "--socket", this.socketPath,
       "--interface", o.interface,
       "--target", o.target,
-      "--loop", o.loop,
+      // rloop (Granian's own) and winloop (Windows) are accepted, and warned about: auto here.
+      "--loop", o.loop === "rloop" || o.loop === "winloop" ? "auto" : o.loop,
       "--working-dir", o.workingDir,
       // On a Unix socket the server is its path (ASGI: [path, None]; Granian: path, port 0).
       ...(o.uds !== undefined ? ["--server-host", o.uds, "--server-port", "0", "--server-unix"] : ["--server-host", o.address, "--server-port", String(o.port)]),
-      "--log-level", o.logLevel,
+      "--log-level", o.log ? o.logLevel : "critical",
+      "--log-format", o.logFormat,
+      "--log-config", o.logConfig ? resolve(o.logConfig) : "",
       "--root-path", o.urlPathPrefix,
+      ...(o.factory ? ["--factory"] : []),
+      ...(o.processName !== undefined ? ["--process-name", `${o.processName.slice(0, 11)}-w${this.index}`] : []),
       "--blocking-threads", String(o.blockingThreads),
       "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
-      // On the command line too: `ps aux` shows it, top shows the (15-byte) name the worker sets.
-      ...(o.processName ? ["--process-name", `${o.processName} worker-${this.index}`] : []),
     ];
     try {
       // stdin is the lifeline: never written, it reaches EOF when this process dies, even by SIGKILL.

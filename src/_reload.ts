@@ -1,55 +1,50 @@
 /**
- * `--reload` for development: watch `--reload-paths` (default: the working directory) and call
- * `onChange` once per burst of changes (`--reload-tick` apart), skipping what the ignore
- * options name. The defaults follow watchfiles' DefaultFilter, which Granian's reloader uses.
+ * --reload: restart the workers when Python files change. Granian's --reload-paths (default:
+ * the working directory), --reload-ignore-dirs (added to watchfiles' default list, which is
+ * kept), --reload-ignore-patterns (regexes on the file name, added to the defaults) and
+ * --reload-ignore-paths (absolute paths) apply. fs.watch reports changes as they happen, so
+ * --reload-tick (Granian's polling step) has nothing to set.
  */
 import { watch, type FSWatcher } from "node:fs";
 import { basename, resolve, sep } from "node:path";
-import type { ResolvedOptions } from "./options.ts";
 
-const IGNORED_DIRS = [
-  "__pycache__", ".git", ".hg", ".svn", ".tox", ".venv", ".idea", "node_modules", "site-packages",
-  ".mypy_cache", ".pytest_cache", ".hypothesis", ".ruff_cache",
-];
-const IGNORED_PATTERNS = [/\.py[cod]$/, /\.___jb_...___$/, /\.sw.$/, /~$/, /^\.#/, /^\.DS_Store$/, /^flycheck_/];
+/** watchfiles' DefaultFilter, which Granian extends. */
+const IGNORE_DIRS = ["__pycache__", ".git", ".hg", ".svn", ".tox", ".venv", ".idea", "node_modules", ".mypy_cache", ".pytest_cache", ".hypothesis"];
+const IGNORE_PATTERNS = [/\.py[cod]$/, /\.___jb_...___$/, /\.sw.$/, /~$/, /^\.#/, /^\.DS_Store$/, /^flycheck_/];
 
-export interface ReloadFilter {
-  /** True when a change of `path` (absolute) should restart the workers. */
-  (path: string): boolean;
+export interface ReloadOptions {
+  paths: readonly string[];
+  ignoreDirs: readonly string[];
+  ignorePatterns: readonly string[];
+  ignorePaths: readonly string[];
 }
 
-export function reloadFilter(o: Pick<ResolvedOptions, "reloadIgnoreDirs" | "reloadIgnorePatterns" | "reloadIgnorePaths">): ReloadFilter {
-  const dirs = new Set([...IGNORED_DIRS, ...(o.reloadIgnoreDirs ?? [])]);
-  const patterns = [...IGNORED_PATTERNS, ...(o.reloadIgnorePatterns ?? []).map((p) => new RegExp(p))];
-  const paths = (o.reloadIgnorePaths ?? []).map((p) => resolve(p));
+/** A filter for changed paths, from the options (patterns compiled once; a bad one throws). */
+export function reloadFilter(o: ReloadOptions): (path: string) => boolean {
+  const dirs = new Set([...IGNORE_DIRS, ...o.ignoreDirs]);
+  const patterns = [...IGNORE_PATTERNS, ...o.ignorePatterns.map((p) => new RegExp(p))];
+  const paths = o.ignorePaths.map((p) => resolve(p));
   return (path) => {
-    if (paths.some((p) => path === p || path.startsWith(p + sep))) return false;
-    const parts = path.split(sep).filter(Boolean);
-    if (parts.slice(0, -1).some((d) => dirs.has(d))) return false;
-    // watchfiles matches the patterns against each entity's name (files and directories).
-    return !parts.some((name) => patterns.some((re) => re.test(name))) && !dirs.has(basename(path));
+    const name = basename(path);
+    if (!name.endsWith(".py")) return false;
+    if (path.split(sep).some((part) => dirs.has(part))) return false;
+    if (patterns.some((re) => re.test(name))) return false;
+    return !paths.some((p) => path === p || path.startsWith(p + sep));
   };
 }
 
-/** Watch; returns the unwatcher. `onChange` gets the changed paths of one burst. */
-export function watchForReload(o: ResolvedOptions, onChange: (changed: string[]) => Promise<void>): () => void {
-  const keep = reloadFilter(o);
-  const roots = (o.reloadPaths?.length ? o.reloadPaths : [o.workingDir]).map((p) => resolve(o.workingDir, p));
+/** Call `onChange` (debounced) when a watched Python file changes; returns the unwatcher. */
+export function watchForReload(dirs: readonly string[], filter: (path: string) => boolean, onChange: () => Promise<void>): () => void {
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let changed = new Set<string>();
   let running: Promise<void> = Promise.resolve();
-  const watchers: FSWatcher[] = roots.map((root) =>
-    watch(root, { recursive: true }, (_event, file) => {
-      const path = file ? resolve(root, String(file)) : root;
-      if (!keep(path)) return;
-      changed.add(path);
+  const watchers: FSWatcher[] = dirs.map((dir) =>
+    watch(dir, { recursive: true }, (_event, file) => {
+      if (!file || !filter(resolve(dir, String(file)))) return;
       if (timer) clearTimeout(timer);
-      // Editors write in bursts; one restart per burst.
+      // Editors write in bursts; one reload per burst.
       timer = setTimeout(() => {
-        const burst = [...changed];
-        changed = new Set();
-        running = running.then(() => onChange(burst), () => onChange(burst));
-      }, o.reloadTick);
+        running = running.then(onChange, onChange);
+      }, 200);
     }),
   );
   return () => {

@@ -112,7 +112,7 @@ export class Responder {
       } else if (body.length) data = body.slice(); // a view into the socket's read buffer
       const response = new Response(data, { status, headers });
       s.head = true;
-      this.host.accessLog?.(s.req, s.client, status, s.t0);
+      this.host.accessLog?.(s.req, s.client, status, s.t0, noBody ? 0 : body.length);
       s.started = true;
       s.resolve(response);
       this.host.forget(s);
@@ -123,7 +123,7 @@ export class Responder {
     if (noBody) {
       const response = new Response(s.isHead && length < 0 ? unknownLength() : null, { status, headers });
       s.head = true;
-      this.host.accessLog?.(s.req, s.client, status, s.t0);
+      this.host.accessLog?.(s.req, s.client, status, s.t0, 0);
       s.discard = true;
       s.started = true;
       s.resolve(response);
@@ -134,7 +134,7 @@ export class Responder {
       // Built now, so that a status or header Bun refuses fails before any body is held.
       new Response(null, { status, headers });
       s.head = true;
-      this.host.accessLog?.(s.req, s.client, status, s.t0);
+      this.host.accessLog?.(s.req, s.client, status, s.t0, length);
       s.status = status;
       s.headers = headers;
       s.heldBody = body.length ? [body.slice()] : [];
@@ -165,7 +165,7 @@ export class Responder {
     );
     const response = new Response(stream, { status, headers });
     s.head = true;
-    this.host.accessLog?.(s.req, s.client, status, s.t0);
+    this.host.accessLog?.(s.req, s.client, status, s.t0, length);
     s.started = true;
     s.resolve(response);
     if (length >= 0 && s.received > length) this.cut(s, length);
@@ -185,7 +185,7 @@ export class Responder {
     ended: boolean,
   ) {
     log().warn(`stream ${s.id}: response body of ${got}${ended ? "" : "+"} bytes for content-length ${declared} (connection cut)`);
-    if (!s.head) this.host.accessLog?.(s.req, s.client, status, s.t0);
+    if (!s.head) this.host.accessLog?.(s.req, s.client, status, s.t0, -1);
     s.head = true;
     s.heldBody = null;
     if (!ended && this.host.connected) this.host.writer.bytes(FrameType.DISCONNECT, 0, s.id);
@@ -224,7 +224,7 @@ export class Responder {
         } catch (err) {
           return this.host.fail(s, err);
         }
-        this.host.accessLog?.(s.req, s.client, status, s.t0);
+        this.host.accessLog?.(s.req, s.client, status, s.t0, start === undefined ? file.size : (end ?? file.size) - start);
         s.started = true;
         s.resolve(response);
       },
@@ -234,7 +234,7 @@ export class Responder {
 
   private fileNotFound(s: Stream, path: string) {
     log().warn(`file response: ${path} is not a file (answered 404)`);
-    this.host.accessLog?.(s.req, s.client, 404, s.t0);
+    this.host.accessLog?.(s.req, s.client, 404, s.t0, 9);
     s.started = true;
     s.resolve(FILE_NOT_FOUND());
   }

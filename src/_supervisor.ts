@@ -16,6 +16,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { ListenerThreads } from "./supervisor/_listeners.ts";
 import { Recycler } from "./supervisor/_recycle.ts";
 import { CrashLoop } from "./supervisor/_respawn.ts";
+import { MetricsExporter } from "./metrics/index.ts";
 import { claimSocketPath, releaseSocketPath, socketBound } from "./_uds.ts";
 import type { ListenConfig, WorkerAddress } from "./types.ts";
 
@@ -41,6 +42,8 @@ export class WorkerSupervisor {
   /** Workers between spawn and ready: a stop during start-up kills them rather than wait. */
   private readonly starting = new Set<PythonWorker>();
   private stopping = false;
+  /** --metrics: aggregates the listeners' snapshots and serves them. */
+  private metrics: MetricsExporter | null = null;
   port = 0;
   /** Why the server stopped on its own (a worker it could not keep), if it did. */
   failure: string | null = null;
@@ -76,6 +79,11 @@ export class WorkerSupervisor {
     // Before any worker starts: a live server on the socket is an error, not a takeover.
     if (uds) await claimSocketPath(uds);
     try {
+      if (o.metrics) {
+        const m = (this.metrics = new MetricsExporter(o, () => [...this.running.values()].map((r) => ({ index: r.index, pid: r.proc.pid }))));
+        this.listeners.onMetrics = (s) => m.update(s);
+        log.info(`Metrics at: http://${o.metricsAddress}:${m.start()}/metrics`);
+      }
       await Promise.all(Array.from({ length: o.workers }, (_, i) => this.bringUp(i + 1, i)));
       // A Unix socket has one listener: SO_REUSEPORT does not apply to AF_UNIX. It still
       // routes to every worker.
@@ -138,17 +146,12 @@ export class WorkerSupervisor {
       this.table.setState(r.slot, SlotState.DOWN);
       this.recycler.forget(r.index);
       const why = `${r.proc.exitDescription()}${r.proc.lastError() ? `, last error: ${r.proc.lastError()}` : ""}`;
-      if (this.opts.reload && this.opts.reloadIgnoreWorkerFailure) {
-        log.error(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); it restarts at the next change (--reload-ignore-worker-failure)`);
-        this.running.delete(r.index);
-        this.table.setUnavailable(this.running.size === 0);
-        return;
-      }
       if (!this.opts.respawnFailedWorkers) {
         this.fail(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); stopping, as --respawn-failed-workers is off`);
         return;
       }
       log.error(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); its in-flight requests failed; respawning`);
+      this.metrics?.countRestart("crash");
       void this.serial(r.index, () => this.respawn(r));
     });
   }
@@ -195,6 +198,7 @@ export class WorkerSupervisor {
       const old = this.running.get(index);
       if (!old || this.stopping) return false;
       log.info(`worker ${index} (pid ${old.proc.pid}) ${reason}: replacing it`);
+      this.metrics?.countRestart(reason);
       let fresh: Running;
       try {
         fresh = await this.bringUp(index, this.pair(old.slot));
@@ -211,43 +215,6 @@ export class WorkerSupervisor {
       log.info(`worker ${index} replaced (pid ${old.proc.pid} → ${fresh.proc.pid})`);
       return true;
     });
-  }
-
-  /**
-   * `--reload`: the code changed, so every worker restarts at once (old code must not answer
-   * any more). A worker that cannot start (a syntax error) is logged with its error; requests
-   * get 503 until the next change brings it up.
-   */
-  async restartAll(changed: string[]): Promise<void> {
-    if (!this.serving || this.stopping) return;
-    log.info(`changes detected (${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ", …" : ""}): restarting the workers`);
-    const ids = Array.from({ length: this.opts.workers }, (_, i) => i + 1);
-    const results = await Promise.all(
-      ids.map((index) =>
-        this.serial(index, async () => {
-          const old = this.running.get(index);
-          if (old) {
-            old.proc.stopping = true;
-            this.running.delete(index);
-            this.recycler.forget(index);
-            this.table.setState(old.slot, SlotState.DRAINING);
-            await this.listeners.detach(old.slot, 1000);
-            await old.proc.stop(2000);
-            this.table.setState(old.slot, SlotState.DOWN);
-          }
-          if (this.stopping) return true;
-          try {
-            await this.bringUp(index, old ? this.pair(old.slot) : index - 1);
-            return true;
-          } catch (err) {
-            log.error(`reload: worker ${index} could not start: ${(err as Error).message}; answering 503 until the next change`);
-            return false;
-          }
-        }),
-      ),
-    );
-    this.table.setUnavailable(this.running.size === 0);
-    if (results.every(Boolean)) log.info("reloaded");
   }
 
   /** Rolling restart (SIGHUP, `server.reload()`): every worker replaced, one at a time. */
@@ -287,6 +254,7 @@ export class WorkerSupervisor {
   }
 
   private async shutdown(timeoutMs: number) {
+    this.metrics?.stop();
     this.stopping = true;
     this.recycler.stop();
     await this.listeners.stop(timeoutMs);

@@ -6,7 +6,12 @@
 
 import { resolve as resolvePath } from "node:path";
 
-type Kind = "string" | "list" | "int" | "float" | "duration" | "bool" | "enum";
+/**
+ * `duration`: seconds, given as an integer or a human duration like Granian's (`1d`, `6h`,
+ * `1h30m`, `45s`). `list`: a repeatable option (each flag adds one value; an env var holds
+ * them separated by whitespace, as click reads Granian's).
+ */
+type Kind = "string" | "int" | "float" | "duration" | "bool" | "enum" | "list";
 
 interface OptionSpec<K extends Kind = Kind, C extends readonly string[] = readonly string[]> {
   /** camelCase key in the TS API; the CLI flag is its kebab-case form. */
@@ -31,7 +36,7 @@ const opt = <const K extends Kind, const C extends readonly string[] = readonly 
 export const Interfaces = { ASGI: "asgi", ASGINL: "asginl", RSGI: "rsgi", WSGI: "wsgi" } as const;
 export const HTTPModes = { auto: "auto", http1: "1", http2: "2" } as const;
 export const Loops = { auto: "auto", asyncio: "asyncio", uvloop: "uvloop" } as const;
-export const LogLevels = ["critical", "error", "warning", "warn", "info", "debug"] as const;
+export const LogLevels = ["critical", "error", "warning", "warn", "info", "debug", "notset"] as const;
 
 export const OPTIONS = {
   target: opt({ kind: "string", default: undefined, positional: true, help: "Application target to serve, as module:attr (attr defaults to app)" }),
@@ -43,18 +48,16 @@ export const OPTIONS = {
   blockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Threads per worker that run a WSGI app (default: backpressure / 2 for WSGI, 1 otherwise)" }),
   blockingThreadsIdleTimeout: opt({ kind: "int", default: 30, min: 5, max: 600, help: "Seconds an idle blocking thread is kept alive" }),
   http: opt({ kind: "enum", default: "auto", choices: Object.values(HTTPModes), help: "HTTP versions; auto serves HTTP/1.1 and h2c prior knowledge on one port" }),
-  loop: opt({ kind: "enum", default: "auto", choices: Object.values(Loops), help: "Python event loop; auto is uvloop when importable" }),
+  loop: opt({ kind: "enum", default: "auto", choices: [...Object.values(Loops), "rloop", "winloop"], help: "Python event loop; auto is uvloop when importable (Granian's rloop and winloop are accepted and warned about: auto)" }),
   backlog: opt({ kind: "int", default: 1024, min: 128, max: 65535, help: "Listen backlog: accepted for Granian compatibility, not applied (Bun.serve has no setting for it and listens with a backlog of 512, capped by net.core.somaxconn); also sets the default --backpressure" }),
   backpressure: opt({ kind: "int", default: undefined, min: 1, max: 1_000_000, help: "Requests a worker runs at once; more wait in Bun (default: backlog / workers)" }),
-  reload: opt({ kind: "bool", default: false, help: "Restart the workers when files under --reload-paths change; a worker that fails to start is logged, answered 503 for, and retried at the next change" }),
-  reloadPaths: opt({ kind: "list", default: undefined, help: "Paths to watch with --reload (repeat or comma-separate; default: the working directory)" }),
-  reloadIgnoreDirs: opt({ kind: "list", default: undefined, help: "Directory names whose changes --reload ignores, beyond __pycache__, .git, .venv, node_modules and the like" }),
-  reloadIgnorePatterns: opt({ kind: "list", default: undefined, help: "File or directory name patterns (regex) whose changes --reload ignores, beyond *.pyc, swap and backup files" }),
-  reloadIgnorePaths: opt({ kind: "list", default: undefined, help: "Absolute paths whose changes --reload ignores" }),
-  reloadTick: opt({ kind: "int", default: 50, min: 50, max: 5000, help: "Milliseconds --reload waits for a burst of changes to settle before restarting" }),
-  reloadIgnoreWorkerFailure: opt({ kind: "bool", default: false, help: "With --reload, a worker that dies does not stop the server: it is restarted at the next change" }),
+  reload: opt({ kind: "bool", default: false, help: "Restart the workers when Python files in the working directory change" }),
   logLevel: opt({ kind: "enum", default: "info", choices: LogLevels, help: "Log level of the server and its workers" }),
-  accessLog: opt({ kind: "bool", default: false, env: "GRANIAN_LOG_ACCESS_ENABLED", help: "Log every request (access log)" }),
+  log: opt({ kind: "bool", default: true, env: "GRANIAN_LOG_ENABLED", help: "Log at all; --no-log silences the server's own lines and the access log" }),
+  logConfig: opt({ kind: "string", default: undefined, help: "Logging configuration file: Granian's JSON (Python logging dictConfig), applied in the workers; the access logger's level and stream apply to the access log" }),
+  logFormat: opt({ kind: "enum", default: "text", choices: ["text", "json"], env: "GRANIAN_TS_LOG_FORMAT", help: "json: every log line, access log included, is one JSON object" }),
+  accessLog: opt({ kind: "bool", default: false, env: "GRANIAN_LOG_ACCESS_ENABLED", help: "Log every request (access log), written in batches off the request path" }),
+  accessLogFmt: opt({ kind: "string", default: undefined, env: "GRANIAN_LOG_ACCESS_FMT", help: "Access log format, Granian's atoms: %(addr)s %(time)s %(dt_ms).3f %(status)d %(path)s %(query_string)s %(method)s %(scheme)s %(protocol)s %(header{name})s, and %(size)s %(user_agent)s (default: Granian's)" }),
   workingDir: opt({ kind: "string", default: undefined, help: "Working directory, put first on sys.path (default: the current directory)" }),
   urlPathPrefix: opt({ kind: "string", default: "", alias: "root-path", help: "URL prefix the app is mounted at: ASGI root_path, WSGI SCRIPT_NAME" }),
   python: opt({ kind: "string", default: undefined, env: "GRANIAN_TS_PYTHON", help: "Python interpreter for the workers (default: $VIRTUAL_ENV/bin/python, else python3)" }),
@@ -62,6 +65,10 @@ export const OPTIONS = {
   wsPingInterval: opt({ kind: "int", default: 0, min: 0, max: 960, help: "Seconds between server pings on an idle websocket (Bun rounds 1-7 up to 8); a client that does not answer is closed; 0: no pings, no idle timeout" }),
   wsCompression: opt({ kind: "bool", default: false, help: "Offer permessage-deflate compression on websockets" }),
   wsMaxMessageSize: opt({ kind: "int", default: 16 * 1024 * 1024, min: 1, max: 0xffffffff, help: "Largest websocket message a client may send, in bytes; larger ones close with 1009" }),
+  staticPathRoute: opt({ kind: "list", default: ["/static"], help: "URL route(s) served from static files by Bun, before the app; paired in order with --static-path-mount" }),
+  staticPathMount: opt({ kind: "list", default: [], help: "Directory (or directories) served at the matching --static-path-route" }),
+  staticPathDirToFile: opt({ kind: "string", default: undefined, help: "File served for a request of a static directory (e.g. index.html); without it a directory is a 404" }),
+  staticPathExpires: opt({ kind: "duration", default: 86400, min: 0, max: 10 * 365 * 86400, help: "Cache-Control max-age of static files (seconds or e.g. 1d, 6h); 0: no Cache-Control" }),
   http1BufferSize: opt({ kind: "int", default: 417792, min: 8192, max: 2 * 1024 * 1024, help: "Largest request head (request line and headers) in bytes, as Granian's HTTP/1 buffer; a larger one gets 431. Process-wide in Bun: it applies to every Bun.serve in the process" }),
   http1HeaderReadTimeout: opt({ kind: "int", default: 30_000, min: 1, max: 60_000, help: "Milliseconds a client has to send a request's headers; also how long an idle keep-alive connection stays open (Bun counts whole seconds)" }),
   http1KeepAlive: opt({ kind: "bool", default: true, help: "HTTP/1 keep-alive; with --no-http1-keep-alive every response closes its connection" }),
@@ -85,11 +92,22 @@ export const OPTIONS = {
   sslClientVerify: opt({ kind: "bool", default: false, help: "Require a client certificate signed by --ssl-ca (mutual TLS)" }),
   uds: opt({ kind: "string", default: undefined, help: "Unix socket to bind to instead of --host/--port" }),
   udsPermissions: opt({ kind: "string", default: undefined, help: "Permissions of the --uds file, in octal (0o660 or 0660)" }),
+  metrics: opt({ kind: "bool", default: false, env: "GRANIAN_METRICS_ENABLED", help: "Serve Prometheus metrics on their own port (--metrics-address, --metrics-port)" }),
+  metricsScrapeInterval: opt({ kind: "duration", default: 15, min: 1, max: 60, help: "Seconds between metric collections (listener snapshots, worker RSS samples)" }),
+  metricsAddress: opt({ kind: "string", default: "127.0.0.1", help: "Address the metrics endpoint binds to" }),
+  metricsPort: opt({ kind: "int", default: 9090, min: 0, max: 65535, help: "Port of the metrics endpoint (0 picks a free one and logs it)" }),
+  pidFile: opt({ kind: "string", default: undefined, help: "Write the server's pid to this file; removed on exit (refused if it names another running process)" }),
+  envFiles: opt({ kind: "list", default: [], help: "Dotenv file(s) loaded in order for the workers; later files win, the environment wins over all" }),
+  factory: opt({ kind: "bool", default: false, help: "The target is a callable that returns the app; it is called once per worker" }),
+  runtimeMode: opt({ kind: "enum", default: "auto", choices: ["auto", "mt", "st"], help: "Accepted for Granian compatibility; changes nothing (each listener thread has its own event loop)" }),
+  runtimeBlockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Accepted for Granian compatibility; changes nothing (Bun does its own I/O)" }),
+  taskImpl: opt({ kind: "enum", default: "asyncio", choices: ["asyncio", "rust"], help: "Accepted for Granian compatibility; changes nothing (workers run asyncio tasks)" }),
+  proxyHeaders: opt({ kind: "bool", default: false, env: "GRANIAN_TS_PROXY_HEADERS", help: "Believe Forwarded / X-Forwarded-For, -Proto, -Host from --forwarded-allow-ips peers: they set the client, scheme and Host the app sees" }),
+  forwardedAllowIps: opt({ kind: "string", default: "127.0.0.1", env: "GRANIAN_TS_FORWARDED_ALLOW_IPS", help: "Proxies trusted with --proxy-headers: IPs and CIDRs separated by commas, or *" }),
   backpressureQueue: opt({ kind: "int", default: 1024, min: 0, max: 1_000_000, help: "Requests that may wait while every worker is at its backpressure (or none is up); beyond it they get 503 with Retry-After" }),
   backpressureTimeout: opt({ kind: "float", default: 30, min: 0.001, max: 3600, help: "Seconds a request may wait for a worker before it gets 503 with Retry-After" }),
   bodyReadTimeout: opt({ kind: "int", default: 30_000, min: 0, max: 3_600_000, help: "Milliseconds a client may leave its request body unsent (no byte arriving) before it gets 408 and its slot frees; 0: no limit" }),
   startupTimeout: opt({ kind: "int", default: 120, min: 1, max: 86_400, help: "Seconds a worker may take to import the app and run lifespan startup; past it the server exits with one line naming the worker and the phase" }),
-  processName: opt({ kind: "string", default: undefined, help: "Process title of the workers (\"<name> worker-N\"), as ps and top show it" }),
   respawnFailedWorkers: opt({ kind: "bool", default: false, help: "Replace a worker that exits unexpectedly (without it the server stops); a worker that dies within 5 s of starting 3 times in a row stops the server" }),
   respawnInterval: opt({ kind: "float", default: 3.5, min: 0, max: 3600, help: "Seconds between the workers of a rolling restart (SIGHUP, server.reload())" }),
   workersLifetime: opt({ kind: "duration", default: undefined, min: 1, max: 31_536_000, help: "Replace each worker after this long (seconds or 1h30m-style), without dropping a request" }),
@@ -100,6 +118,13 @@ export const OPTIONS = {
   rssSampleInterval: opt({ kind: "duration", default: 30, min: 1, max: 300, help: "Seconds (or 1m-style) between samples of the workers' memory" }),
   rssSamples: opt({ kind: "int", default: 1, min: 1, max: 1000, help: "Consecutive samples over --workers-max-rss before a worker is replaced" }),
   workersKillTimeout: opt({ kind: "duration", default: undefined, min: 1, max: 1800, help: "Seconds a replaced or stopping worker gets to finish its requests and websockets before it is killed (default: --shutdown-timeout)" }),
+  reloadPaths: opt({ kind: "list", default: [], help: "Paths --reload watches (default: the working directory)" }),
+  reloadIgnoreDirs: opt({ kind: "list", default: [], help: "Directory names --reload ignores, added to watchfiles' defaults (__pycache__, .git, .venv, node_modules, …)" }),
+  reloadIgnorePatterns: opt({ kind: "list", default: [], help: "File name patterns (regexes) --reload ignores, added to the defaults" }),
+  reloadIgnorePaths: opt({ kind: "list", default: [], help: "Paths --reload ignores" }),
+  reloadTick: opt({ kind: "int", default: 50, min: 50, max: 5000, help: "Accepted for Granian compatibility; changes nothing (fs.watch reports changes as they happen)" }),
+  reloadIgnoreWorkerFailure: opt({ kind: "bool", default: false, help: "Accepted for Granian compatibility: here a worker that fails to start on a reload always leaves the old one serving" }),
+  processName: opt({ kind: "string", default: undefined, help: "Name of the server process as ps and top show it (Linux; the workers are named NAME-w<id>; 15 characters at most are kept)" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;
 
@@ -196,15 +221,15 @@ export function parseOption(name: OptionName, raw: unknown, source = `--${flagOf
       if (!Number.isFinite(n) || n < spec.min! || n > spec.max!) fail();
       return n;
     }
-    case "list": {
-      const items = Array.isArray(raw) ? raw : [raw];
-      if (!items.every((i) => typeof i === "string")) fail();
-      return (items as string[]).flatMap((i) => i.split(",")).map((i) => i.trim()).filter(Boolean);
-    }
     case "duration": {
       const n = typeof raw === "number" ? raw : parseDuration(String(raw));
       if (!Number.isInteger(n) || n < spec.min! || n > spec.max!) fail();
       return n;
+    }
+    case "list": {
+      const list = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(/\s+/).filter(Boolean) : fail();
+      if (!list.every((v) => typeof v === "string")) fail();
+      return list;
     }
     case "bool": {
       if (typeof raw === "boolean") return raw;
@@ -260,5 +285,6 @@ export function resolveOptions(
     (out.blockingThreads as number | undefined) ??
     (out.interface === Interfaces.WSGI ? Math.max(1, Math.floor((out.backpressure as number) / 2)) : 1);
   if (out.logLevel === "warn") out.logLevel = "warning";
+  if (out.logLevel === "notset") out.logLevel = "debug";
   return out as ResolvedOptions;
 }

@@ -6,17 +6,23 @@ import http from "node:http";
 import { consola } from "consola";
 import { getInterface } from "./interfaces/index.ts";
 import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
-import { setLogLevel } from "./_log.ts";
 import { ensurePortFree } from "./_port.ts";
-import { watchForReload } from "./_reload.ts";
+import { reloadFilter, watchForReload } from "./_reload.ts";
+import { setProcessName } from "./_procname.ts";
+import { resolve as resolvePath } from "node:path";
 import { WorkerSupervisor } from "./_supervisor.ts";
 import type { ListenConfig, ServerHandle } from "./types.ts";
 import { resolveHTTP } from "./_http.ts";
 import { resolveTLS } from "./tls.ts";
 import { resolveUDS } from "./_uds.ts";
+import { staticConfig } from "./static/index.ts";
+import { checkLogOptions, configureLogs } from "./logs/index.ts";
+import { proxyResolver } from "./_proxy.ts";
+import { PidFile, loadEnvFiles, readEnvFiles, warnNoEffect } from "./_operator.ts";
 
 export class Granian implements ServerHandle {
   readonly options: ResolvedOptions;
+  private readonly reloadFilter: (path: string) => boolean;
   private readonly listen: ListenConfig;
   private supervisor: WorkerSupervisor | null = null;
   private unwatch: (() => void) | null = null;
@@ -25,6 +31,17 @@ export class Granian implements ServerHandle {
   constructor(options: GranianOptions) {
     this.options = resolveOptions(options as Record<string, unknown>);
     getInterface(this.options.interface);
+    // Bad mounts, log files and access-log formats fail here, before anything starts.
+    staticConfig(this.options);
+    checkLogOptions(this.options);
+    readEnvFiles(this.options.envFiles);
+    try {
+      const o = this.options;
+      this.reloadFilter = reloadFilter({ paths: o.reloadPaths, ignoreDirs: o.reloadIgnoreDirs, ignorePatterns: o.reloadIgnorePatterns, ignorePaths: o.reloadIgnorePaths });
+    } catch (err) {
+      throw new OptionError(`invalid value for --reload-ignore-patterns: ${(err as Error).message}`);
+    }
+    proxyResolver(this.options);
     // Files are read and checked here, before any worker starts: a bad certificate is one line.
     const tls = resolveTLS(this.options);
     if (this.options.http3 && !tls) throw new OptionError("--http3 needs TLS (--ssl-certificate and --ssl-keyfile)");
@@ -48,19 +65,31 @@ export class Granian implements ServerHandle {
 
   async serve(): Promise<void> {
     if (this.supervisor) throw new Error("this server is already serving");
-    setLogLevel(this.options.logLevel);
+    configureLogs(this.options);
     resolveHTTP(this.options); // the start-up warnings for options Bun cannot apply
+    warnNoEffect(this.options);
+    if (this.options.processName !== undefined) setProcessName(this.options.processName);
+    loadEnvFiles(this.options);
+    const pid = this.options.pidFile !== undefined ? new PidFile(this.options.pidFile) : null;
+    pid?.write();
     // Bun's request-head limit is one process-wide setting, read by every listener thread's
     // parser: Bun makes node:http's maxHeaderSize writable for this (typed read-only after Node).
     (http as { maxHeaderSize: number }).maxHeaderSize = this.options.http1BufferSize;
     if (!this.listen.uds) ensurePortFree(this.options.address, this.options.port);
     this.supervisor = new WorkerSupervisor(this.options, this.listen);
-    await this.supervisor.start();
+    this.supervisor.closed.then(() => pid?.remove());
+    try {
+      await this.supervisor.start();
+    } catch (err) {
+      pid?.remove();
+      throw err;
+    }
     if (this.options.reload) {
       const sup = this.supervisor;
-      this.unwatch = watchForReload(this.options, (changed) => sup.restartAll(changed));
-      const paths = this.options.reloadPaths?.length ? this.options.reloadPaths.join(", ") : this.options.workingDir;
-      consola.withTag("granian-ts").info(`watching ${paths} for changes`);
+      const o = this.options;
+      const dirs = o.reloadPaths.length ? o.reloadPaths.map((p) => resolvePath(p)) : [o.workingDir];
+      this.unwatch = watchForReload(dirs, this.reloadFilter, async () => void (await sup.reload()));
+      consola.withTag("granian-ts").info(`watching ${this.options.workingDir} for changes`);
     }
   }
 

@@ -52,6 +52,8 @@ export interface WorkerAddress {
 }
 
 export interface ListenerConfig {
+  /** All resolved options, for the units the listener composes (static files, logs, metrics). */
+  options: import("./options.ts").ResolvedOptions;
   hostname: string;
   port: number;
   /** Serve on this Unix socket instead of hostname/port (src/_uds.ts). */
@@ -76,7 +78,8 @@ export type ListenerEvent =
   | { type: "error"; message: string }
   | { type: "attached"; slot: number; error?: string }
   | { type: "detached"; slot: number }
-  | { type: "stopped" };
+  | { type: "stopped" }
+  | { type: "metrics"; snapshot: import("./metrics/index.ts").Snapshot };
 
 /** Options of a listener or of the supervisor's recycling: the host's `Bun.serve` has the port,
  * TLS and HTTP versions; an embedded handler replaces a dead worker and recycles none. */

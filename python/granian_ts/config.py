@@ -41,12 +41,15 @@ class Config:
     server_port: int = field(default=8000, metadata=_option("port Bun listens on, for scope['server']", type=int))
     server_unix: bool = field(default=False, metadata=_option("Bun listens on a Unix socket: server_host is its path", action="store_true"))
     log_level: str = field(default="info", metadata=_option("worker log level", choices=tuple(LOG_LEVELS)))
+    log_format: str = field(default="text", metadata=_option("text, or json: one JSON object a line", choices=("text", "json")))
+    log_config: str = field(default="", metadata=_option("a logging dictConfig as JSON (Granian's --log-config), applied first"))
+    process_name: str = field(default="", metadata=_option("name of this worker process as ps shows it (--process-name)"))
+    factory: bool = field(default=False, metadata=_option("the target is a callable returning the app", action="store_true"))
     root_path: str = field(default="", metadata=_option("ASGI root_path / WSGI SCRIPT_NAME (mount point behind a proxy)"))
     blocking_threads: int = field(default=1, metadata=_option("threads running a WSGI app", type=_at_least(1)))
     blocking_threads_idle_timeout: int = field(
         default=30, metadata=_option("seconds an idle blocking thread is kept", type=_at_least(1))
     )
-    process_name: str = field(default="", metadata=_option("process title (as ps and top show it); empty: unchanged"))
 
 
 def _build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,16 @@ class ImportFromStringError(Exception):
     """The target could not be loaded; the message is what Bun shows the user."""
 
 
+def call_factory(target: str, factory: Any) -> Any:
+    """--factory: the target is a callable that builds the app (Granian's --factory)."""
+    if not callable(factory):
+        raise ImportFromStringError(f"--factory: {target!r} is not callable")
+    try:
+        return factory()
+    except Exception as exc:
+        raise ImportFromStringError(f"--factory: calling {target!r} raised {type(exc).__name__}: {exc}") from exc
+
+
 def import_from_string(target: str) -> Any:
     module_name, _, attrs = target.partition(":")
     attrs = attrs or "app"

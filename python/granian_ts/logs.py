@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import logging.config
 import sys
+import time
 
 LOG_LEVELS = {
     "critical": logging.CRITICAL,
@@ -11,6 +14,7 @@ LOG_LEVELS = {
     "warning": logging.WARNING,
     "info": logging.INFO,
     "debug": logging.DEBUG,
+    "notset": logging.DEBUG,
 }
 
 # The tag names the module and the worker pid, so interleaved output of several workers
@@ -18,10 +22,33 @@ LOG_LEVELS = {
 LOG_FORMAT = "[%(name)s:%(process)d] %(levelname)s %(message)s"
 
 
-def configure_logging(level: str) -> None:
-    """Configure the `granian_ts` logger tree only; the app's own logging stays its business."""
+class JSONFormatter(logging.Formatter):
+    """One JSON object a line (--log-format json), with the keys the Bun side writes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, separators=(",", ":"))
+
+
+def configure_logging(level: str, fmt: str = "text", config_path: str = "") -> None:
+    """Configure the `granian_ts` logger tree; the app's own logging stays its business, unless
+    a --log-config file (Granian's: a dictConfig in JSON) configures it, as it does in Granian."""
+    if config_path:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        config.setdefault("version", 1)
+        config.setdefault("disable_existing_loggers", False)
+        logging.config.dictConfig(config)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(LOG_FORMAT))
     logger = logging.getLogger("granian_ts")
     logger.handlers[:] = [handler]
     logger.setLevel(LOG_LEVELS[level])

@@ -19,12 +19,12 @@ from typing import Any, Coroutine, Optional, Sequence, Set
 
 from .config import Config, parse_args
 from .connection import Connection, ConnectionHost
-from .importer import ImportFromStringError, import_from_string
+from .procname import set_process_name
+from .importer import ImportFromStringError, call_factory, import_from_string
 from .interfaces import load_interface
 from .interfaces.base import Interface, StartupFailed
 from .logs import configure_logging
 from .loops import LoopUnavailable, new_event_loop
-from .proctitle import set_process_title
 from .protocol import READY, STARTING, STARTUP_FAILED, STOPPED
 
 logger = logging.getLogger(__name__)
@@ -153,6 +153,8 @@ class Worker(ConnectionHost):
         await self._phase("importing the app")
         try:
             app = import_from_string(self.config.target)
+            if self.config.factory:
+                app = call_factory(self.config.target, app)
         except ImportFromStringError as exc:
             raise StartupFailed(str(exc)) from exc.__cause__
         interface = load_interface(self.config.interface)(app, self.config)
@@ -237,9 +239,8 @@ def _run(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, int]) -> int
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     config = parse_args(argv)
-    configure_logging(config.log_level)
-    if config.process_name:
-        set_process_title(config.process_name)
+    configure_logging(config.log_level, config.log_format, config.log_config)
+    set_process_name(config.process_name)
     # The terminal sends SIGINT to the whole process group; Bun orchestrates the shutdown
     # (STOP) and must not find its workers already gone.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -2,6 +2,7 @@
  * The listener threads (src/_listener.ts), seen from the supervisor: start them, tell all of
  * them when a worker comes (attach) or goes (detach), and replace a thread that dies.
  */
+import type { Snapshot } from "../metrics/index.ts";
 import { consola } from "consola";
 import type { ResolvedOptions } from "../options.ts";
 import type { RoutingTable } from "../_routing.ts";
@@ -34,9 +35,13 @@ export class ListenerThreads {
     private readonly current: () => WorkerAddress[],
   ) {}
 
+  /** --metrics: the snapshots the threads post (src/metrics/). */
+  onMetrics?: (s: Snapshot) => void;
+
   private config(name: string): ListenerConfig {
     const o = this.opts;
     return {
+      options: o,
       hostname: o.address,
       port: this.port,
       unix: this.listen.uds?.path ?? null,
@@ -66,6 +71,7 @@ export class ListenerThreads {
   private async spawn(name: string, at: number): Promise<void> {
     const t: Thread = { worker: new Worker(new URL("../_listener.ts", import.meta.url)), name, waiters: new Set(), stopping: false };
     t.worker.onmessage = (ev: MessageEvent<ListenerEvent>) => {
+      if (ev.data.type === "metrics") return this.onMetrics?.(ev.data.snapshot);
       for (const w of t.waiters) if (w(ev.data)) t.waiters.delete(w);
     };
     t.worker.addEventListener("close", () => this.died(t));

@@ -177,7 +177,8 @@ def _reload_app(word):
 def test_access_log(make_server):
     s = make_server("raw_asgi:app", args=["--access-log"])
     httpx.get(s.url + "/scope?q=1")
-    assert s.wait_for_log('"GET /scope?q=1 HTTP/1.1" 200')
+    # Granian's default format: the path without its query string (that is %(query_string)s)
+    assert s.wait_for_log('"GET /scope HTTP/1.1" 200')
 
 
 def test_shutdown_does_not_wait_for_idle_keep_alive_connections():

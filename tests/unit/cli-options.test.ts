@@ -46,7 +46,7 @@ function otherValue(name: OptionName): string {
     case "string":
       return name === "workingDir" ? "/tmp" : "/x";
     case "list":
-      return "/x,/z";
+      return "/a";
     default:
       throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
   }
@@ -62,8 +62,9 @@ function secondValue(name: OptionName): string {
     case "bool":
       return otherValue(name) === "true" ? "false" : "true";
     case "string":
-    case "list":
       return "/y";
+    case "list":
+      return "/b";
     default:
       throw new Error(`no checks for options of kind ${spec.kind} (${name}): add them here`);
   }

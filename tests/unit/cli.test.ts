@@ -27,7 +27,7 @@ describe("granian-ts CLI errors", () => {
   test("a bad env var is named too", async () => {
     const r = await cli(["serve", "--interface", "asgi", "main:app"], { GRANIAN_LOOP: "trio" });
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('error: invalid value for GRANIAN_LOOP: "trio" (expected one of auto, asyncio, uvloop)');
+    expect(r.stderr.trim()).toBe('error: invalid value for GRANIAN_LOOP: "trio" (expected one of auto, asyncio, uvloop, rloop, winloop)');
   });
 
   test("an unknown interface names the choices", async () => {

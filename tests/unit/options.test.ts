@@ -54,7 +54,7 @@ describe("option table", () => {
       [{ workers: "0" }, "invalid value for --workers: \"0\" (expected an integer from 1 to 1024)"],
       [{ port: 70000 }, "invalid value for --port: 70000 (expected an integer from 0 to 65535)"],
       [{ interface: "cgi" }, "invalid value for --interface: \"cgi\" (expected one of asgi, asginl, rsgi, wsgi)"],
-      [{ loop: "trio" }, "invalid value for --loop: \"trio\" (expected one of auto, asyncio, uvloop)"],
+      [{ loop: "trio" }, "invalid value for --loop: \"trio\" (expected one of auto, asyncio, uvloop, rloop, winloop)"],
       [{ http: "3" }, "invalid value for --http: \"3\" (expected one of auto, 1, 2)"],
       [{ reload: "maybe" }, "invalid value for --reload: \"maybe\" (expected true or false)"],
     ];
@@ -66,6 +66,18 @@ describe("option table", () => {
     );
     expect(() => resolveOptions({}, {})).toThrow("missing APP");
     expect(() => resolveOptions({ target: "not a target" }, {})).toThrow("invalid value for APP");
+  });
+
+  test("durations take seconds or Granian's human form; lists repeat", () => {
+    expect(resolveOptions({ target: "m" }, {}).staticPathExpires).toBe(86400);
+    for (const [given, secs] of [["90", 90], ["1d", 86400], ["1h30m", 5400], ["2m5s", 125], ["0", 0], [7, 7]] as const)
+      expect(resolveOptions({ target: "m", staticPathExpires: given }, {}).staticPathExpires).toBe(secs);
+    expect(resolveOptions({ target: "m" }, { GRANIAN_STATIC_PATH_EXPIRES: "6h" }).staticPathExpires).toBe(21600);
+    for (const bad of ["soon", "1x", "-1", "1.5h", "h"])
+      expect(() => resolveOptions({ target: "m", staticPathExpires: bad }, {})).toThrow("invalid value for --static-path-expires");
+    expect(resolveOptions({ target: "m" }, {}).staticPathRoute).toEqual(["/static"]);
+    expect(resolveOptions({ target: "m", staticPathMount: ["a", "b"] }, {}).staticPathMount).toEqual(["a", "b"]);
+    expect(resolveOptions({ target: "m" }, { GRANIAN_STATIC_PATH_MOUNT: "a  b" }).staticPathMount).toEqual(["a", "b"]);
   });
 
   test("every option has help, and flags are kebab-case", () => {
