@@ -19,7 +19,7 @@ import {
   decodeU32,
 } from "./_protocol.ts";
 import { sendBody } from "./_request_body.ts";
-import { BAD_GATEWAY, BAD_REQUEST, REQUEST_TIMEOUT, Responder, cutBody } from "./_response.ts";
+import { BAD_GATEWAY, BAD_REQUEST, CUT, REQUEST_TIMEOUT, Responder, cutBody } from "./_response.ts";
 import { Stream } from "./_stream.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
 
@@ -308,7 +308,7 @@ export class WorkerBridge {
     this.finish(s, 499);
   }
 
-  /** The stream is over for the worker. Unanswered, it gets 502 (or, if its body was held, a cut). */
+  /** The stream is over for the worker. Unanswered, it gets 502 (a held body the app aborted: a cut). */
   finish(s: Stream, status?: number) {
     if (s.closed) return;
     s.closed = true;
@@ -317,7 +317,8 @@ export class WorkerBridge {
     s.resume?.();
     if (!s.started) {
       s.started = true;
-      if (s.heldBody) s.resolve(new Response(cutBody("response aborted"), { status: s.status, headers: s.headers }));
+      // The app failed in the middle of a held body: cut, as if it had been streaming.
+      if (s.heldBody && status === undefined) s.resolve(new Response(cutBody(), { status: s.status, headers: s.headers }));
       else {
         s.resolve(BAD_GATEWAY());
         if (status && !s.head) this.opts.accessLog?.(s.req, s.client, status, s.t0, -1);
@@ -326,7 +327,7 @@ export class WorkerBridge {
       s.ended = true;
       s.waiting?.();
       try {
-        s.ctrl.error(new Error("response aborted"));
+        s.ctrl.error(CUT);
       } catch {}
     }
     this.release();

@@ -19,6 +19,9 @@ const DIGITS = /^[0-9]+$/;
  */
 export function parseContentLength(value: string | undefined): number {
   if (value === undefined) return -1;
+  // The usual form, a plain decimal, without a regex: it reads back as itself.
+  const n = +value;
+  if (Number.isSafeInteger(n) && n >= 0 && String(n) === value) return n;
   if (DIGITS.test(value)) return toLength(value);
   let first: string | undefined;
   for (const part of value.split(",")) {

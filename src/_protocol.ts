@@ -250,6 +250,10 @@ export interface ResponseHead {
   body: Uint8Array;
 }
 
+/** Apps spell it as they like (WSGI: "Content-Length"); the length check skips the rest cheaply. */
+const isContentLength = (name: string) =>
+  name === "content-length" || (name.length === 14 && name.toLowerCase() === "content-length");
+
 /** Decode a RESPONSE payload: u32 head length, the NUL-joined head, then the first body chunk. */
 export function decodeResponse(payload: Uint8Array): ResponseHead {
   if (payload.length < 4) throw new ProtocolError("RESPONSE payload shorter than its head length");
@@ -262,20 +266,21 @@ export function decodeResponse(payload: Uint8Array): ResponseHead {
   const n = fields.length;
   let headers: Record<string, string> | [string, string][] = {};
   let declared: string | undefined;
-  let pairs = false;
   for (let i = 1; i < n; i += 2) {
     const name = fields[i]!;
-    const value = fields[i + 1]!;
-    // Apps spell it as they like (WSGI: "Content-Length"); the length check skips the rest cheaply.
-    if (name.length === 14 && name.toLowerCase() === "content-length")
-      declared = declared === undefined ? value : declared + ", " + value;
-    if (pairs) (headers as [string, string][]).push([name, value]);
-    else if (name in headers) {
-      pairs = true;
-      const list: [string, string][] = [];
-      for (let j = 1; j <= i; j += 2) list.push([fields[j]!, fields[j + 1]!]);
-      headers = list;
-    } else (headers as Record<string, string>)[name] = value;
+    if (name in headers) {
+      // A repeated name (set-cookie): pairs, and the length read again over all of them.
+      headers = [];
+      declared = undefined;
+      for (let j = 1; j < n; j += 2) {
+        const name = fields[j]!;
+        if (isContentLength(name)) declared = declared === undefined ? fields[j + 1]! : declared + ", " + fields[j + 1]!;
+        headers.push([name, fields[j + 1]!]);
+      }
+      break;
+    }
+    if (isContentLength(name)) declared = fields[i + 1]!;
+    headers[name] = fields[i + 1]!;
   }
   return { status, headers, length: parseContentLength(declared), body: payload.subarray(4 + headLen) };
 }

@@ -57,14 +57,17 @@ export const unknownLength = () =>
 /**
  * A body that fails at once: Bun closes the client's connection (a reset, or a chunked body
  * without its last chunk), so a response that cannot be sent as the app declared it never
- * looks complete to the client.
+ * looks complete to the client. The bridge logs why; Bun prints a stream's error unless it
+ * is `undefined` (`CUT`), so that is what every cut errors with.
  */
-export const cutBody = (reason: string) =>
+export const cutBody = () =>
   new ReadableStream<Uint8Array>({
     start(c) {
-      c.error(new Error(reason));
+      c.error(CUT);
     },
   });
+
+export const CUT = undefined;
 
 /** `chunks` joined into one buffer of `total` bytes. */
 export function concat(chunks: Uint8Array[], total: number): Uint8Array {
@@ -190,7 +193,7 @@ export class Responder {
     s.heldBody = null;
     if (!ended && this.host.connected) this.host.writer.bytes(FrameType.DISCONNECT, 0, s.id);
     s.started = true;
-    s.resolve(new Response(cutBody("response body does not match its content-length"), { status, headers }));
+    s.resolve(new Response(cutBody(), { status, headers }));
     this.host.forget(s);
   }
 
@@ -272,7 +275,7 @@ export class Responder {
       s.queue = [];
       if (end) {
         this.endStream(s);
-        s.ctrl?.error(new Error("response body does not match its content-length"));
+        s.ctrl?.error(CUT);
         s.waiting?.();
       } else this.host.disconnect(s);
       return;

@@ -75,8 +75,9 @@ def test_streamed_chunks_arrive_as_they_are_sent(raw_server):
     with httpx.stream("GET", raw_server.url + "/stream?n=3&delay=0.4") as r:
         for _ in r.iter_raw():
             times.append(time.monotonic() - t0)
-    assert times[0] < 0.3
-    assert times[-1] > 0.75
+    # The app sleeps 0.8 s between its first and last chunk: the first must arrive that much
+    # before the last (streamed, not buffered), whatever the start-up latency of a busy box.
+    assert times[-1] - times[0] > 0.6
 
 
 def test_echo_of_binary_bodies_of_many_sizes(raw_server):

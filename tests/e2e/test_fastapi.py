@@ -37,9 +37,9 @@ def test_streaming_response_arrives_in_chunks(fastapi_server):
             arrivals.append((time.monotonic() - t0, chunk))
     body = b"".join(c for _, c in arrivals)
     assert body == b"".join(f"chunk {i}\n".encode() for i in range(4))
-    # The first chunk reaches the client long before the last one is produced.
-    assert arrivals[0][0] < 0.25
-    assert arrivals[-1][0] > 0.85
+    # The first chunk reaches the client long before the last one is produced (0.9 s of the
+    # app's sleeps apart; a gap, so that a busy box's start-up latency does not count).
+    assert arrivals[-1][0] - arrivals[0][0] > 0.65
 
 
 def test_background_task_and_lifespan_state(fastapi_server):

@@ -130,8 +130,8 @@ def test_streamed_chunks_arrive_as_they_are_produced(wsgi_server):
     with httpx.stream("GET", wsgi_server.url + "/stream?n=3&delay=0.4&name=timing") as r:
         for _ in r.iter_raw():
             times.append(time.monotonic() - t0)
-    assert times[0] < 0.3
-    assert times[-1] > 0.75
+    # 0.8 s of the app's sleeps apart: streamed, not buffered (a gap, not start-up latency).
+    assert times[-1] - times[0] > 0.6
     assert wait_for_event(wsgi_server, "closed timing") == "closed timing after 24"
 
 
