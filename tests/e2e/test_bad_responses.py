@@ -27,12 +27,12 @@ ERROR_BODY = b"Internal server error"
 LOG_PID = re.compile(r"\[granian_ts[\w.]*:(\d+)\]")
 
 
-def spec_url(url, status, headers, body="bytes", length=2, seed=0, chunks=1):
+def spec_url(url, status, headers, body="bytes", length=2, seed=0, chunks=1, tail=False):
     def wire(item):
         return {"hex": item.hex()} if isinstance(item, bytes) else item
 
     spec = {"status": status, "headers": [[wire(n), wire(v)] for n, v in headers], "body": body,
-            "length": length, "seed": seed, "chunks": chunks}
+            "length": length, "seed": seed, "chunks": chunks, "tail": tail}
     return url + "/spec?" + base64.urlsafe_b64encode(json.dumps(spec).encode()).decode()
 
 
@@ -139,7 +139,7 @@ def random_spec(rng):
         headers.append((name, random_value(rng)))
     kind = rng.choice(BODY_KINDS) if rng.random() < 0.3 else "bytes"
     length = rng.choice([0, 1, 10, 1000, 70_000]) if rng.random() < 0.9 else 1_500_000
-    return status, headers, kind, length, rng.randrange(256), rng.choice([1, 1, 2, 3])
+    return status, headers, kind, length, rng.randrange(256), rng.choice([1, 1, 2, 3]), rng.random() < 0.1
 
 
 def value_ok(value):
@@ -147,12 +147,17 @@ def value_ok(value):
     return all(c == 9 or 0x20 <= c < 0x7F or c >= 0x80 for c in value)
 
 
-def check_response(interface, spec, response):
-    """500 for a spec with a bad value, else exactly the response the app gave."""
-    status, headers, kind, length, seed, chunks = spec
-    valid = status_ok(interface, status) and body_ok(interface, kind) and all(
+def spec_ok(interface, spec):
+    status, headers, kind, length, seed, chunks, tail = spec
+    return status_ok(interface, status) and body_ok(interface, kind) and all(
         is_token(n) and value_ok(v) for n, v in headers
     )
+
+
+def check_response(interface, spec, response):
+    """500 for a spec with a bad value, else exactly the response the app gave."""
+    status, headers, kind, length, seed, chunks, tail = spec
+    valid = spec_ok(interface, spec)
     if not valid:
         assert (response.status_code, response.content) == (500, ERROR_BODY)
         return
@@ -177,11 +182,20 @@ def test_random_app_responses_never_take_the_worker_down(interface):
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             pid = client.get("/").text
-            bad = 0
+            bad = aborted = 0
             for number in range(150):
                 spec = random_spec(rng)
-                status, headers, kind, length, body_seed, chunks = spec
-                url = spec_url("", status, headers, kind, length, body_seed, chunks)
+                url = spec_url("", *spec)
+                if spec[-1] and spec_ok(interface, spec):
+                    # A bad piece after the head went out: the response is cut (the client
+                    # sees the connection end mid-body), or a 500 if nothing had left yet.
+                    try:
+                        response = client.get(url)
+                    except (httpx.RemoteProtocolError, httpx.ReadError):
+                        aborted += 1
+                    else:
+                        assert (response.status_code, response.content) == (500, ERROR_BODY), (number, spec)
+                    continue
                 response = client.get(url)
                 client.cookies.clear()  # a random set-cookie must not ride along on the next request
                 try:
@@ -192,8 +206,8 @@ def test_random_app_responses_never_take_the_worker_down(interface):
                 bad += response.status_code == 500 and response.content == ERROR_BODY
                 if number % 10 == 9:
                     assert client.get("/").text == pid  # the same worker serves on
-            # Enough of both kinds to mean something.
-            assert 20 <= bad <= 130, bad
+            # Enough of each kind to mean something.
+            assert 20 <= bad <= 130 and aborted >= 3, (bad, aborted)
             assert [client.get("/").text for _ in range(20)] == [pid] * 20
         assert "closing the connection to Bun" not in server.log and "Bad Gateway" not in server.log
     finally:

@@ -384,3 +384,37 @@ async def test_asgi_close_after_the_client_left_is_a_no_op():
     await bun.until(lambda: outcome)
     await bun.settle()
     assert not bun.of(1, WS_END)
+
+
+async def test_rsgi_refusals_are_granians():
+    # Returning or raising before the accept: 403; a status no Response can carry: 500.
+    async def app(scope, protocol):
+        if scope.path == "/raise":
+            raise RuntimeError("boom")
+        if scope.path == "/close150":
+            protocol.close(150)
+
+    bun = await FakeBun.serving(app, "rsgi")
+    for stream, path, status in [(1, "/return", 403), (2, "/raise", 403), (3, "/close150", 500)]:
+        open_ws(bun, stream, path)
+        response = await bun.response(stream)
+        assert (response.status, response.body) == (status, b""), path
+
+
+async def test_rsgi_websocket_sends_check_their_types():
+    raised = []
+
+    async def app(scope, protocol):
+        transport = await protocol.accept()
+        for send, data in [(transport.send_bytes, 5), (transport.send_bytes, "text"), (transport.send_str, b"bytes")]:
+            try:
+                await send(data)
+            except TypeError as exc:
+                raised.append(str(exc))
+        protocol.close()
+
+    bun = await FakeBun.serving(app, "rsgi")
+    open_ws(bun)
+    await bun.until(lambda: bun.of(1, WS_END))
+    assert raised == ["send_bytes takes bytes, got int", "send_bytes takes bytes, got str", "send_str takes str, got bytes"]
+    assert bun.of(1, WS_SEND) == []

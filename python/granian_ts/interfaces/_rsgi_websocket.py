@@ -65,9 +65,13 @@ class WebsocketTransport:
         return WebsocketMessage(WebsocketMessageType.string, data.decode("utf-8"))
 
     async def send_bytes(self, data: bytes) -> None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send_bytes takes bytes, got {type(data).__name__}")  # as Granian
         await self._send(bytes(data), True)
 
     async def send_str(self, data: str) -> None:
+        if type(data) is not str:
+            raise TypeError(f"send_str takes str, got {type(data).__name__}")
         await self._send(data.encode("utf-8"), False)
 
     async def _send(self, data: bytes, binary: bool) -> None:
@@ -105,7 +109,14 @@ class WebsocketProtocol(WebsocketChannel):
             if accepted:
                 super().close(1000)
             elif not self.gone:
-                code = status if status is not None and 100 <= status <= 599 else 403
+                # Granian: no status is 403, one it cannot send 500 (here: what a Fetch
+                # Response cannot carry, 200..599 only).
+                if status is None:
+                    code = 403
+                elif type(status) is int and 200 <= status <= 599:
+                    code = status
+                else:
+                    code = 500
                 self.deny(encode_response_head_text(code, [("content-length", "0")]))
             else:
                 self._finish()
@@ -122,11 +133,8 @@ class WebsocketProtocol(WebsocketChannel):
             self._fail()
         else:
             if not self.finished:
-                if self.accepted or self.gone:
-                    self.close()
-                else:
-                    logger.error("RSGI callable returned without accepting or closing the websocket.")
-                    self.close(500)
+                # Not accepted: refused with 403, as Granian does.
+                self.close()
         finally:
             self.conn.end_stream(self._id, self)
             tasks.discard(_current_task())  # type: ignore[arg-type]
@@ -137,4 +145,4 @@ class WebsocketProtocol(WebsocketChannel):
         if self.accepted:
             WebsocketChannel.close(self, 1011)
         else:
-            self.close(500)
+            self.close()  # 403, as Granian answers an app that raised before accepting

@@ -5,13 +5,16 @@ Served as `bad_responses:asgi`, `bad_responses:rsgi` or `bad_responses:wsgi`. Ro
 - `/` → 200, the worker's pid as the body.
 - `/spec?<urlsafe base64 of JSON>` → the response the spec describes (`decode_spec`), values
   the test chose at random included: a status of any type, header names and values as raw
-  bytes (hex), a body of any type, sent in one piece or several.
+  bytes (hex), a body of any type, sent in one piece or several, and with `tail` one more
+  piece of a type the interface refuses, once the rest went out.
 
 The spec travels in the query so that every interface reads it the same way, before any body.
 """
+import asyncio
 import base64
 import json
 import os
+import time
 
 
 def body_bytes(length, seed):
@@ -47,7 +50,7 @@ def decode_spec(query, text):
         body = None
     else:  # "list" of ints
         body = list(data)
-    return status, headers, body, spec["chunks"]
+    return status, headers, body, spec["chunks"], spec.get("tail", False)
 
 
 def _pieces(body, chunks):
@@ -71,11 +74,14 @@ async def asgi(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
         return
-    status, headers, body, chunks = decode_spec(scope["query_string"], False)
+    status, headers, body, chunks, tail = decode_spec(scope["query_string"], False)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     pieces = _pieces(body, chunks)
     for index, piece in enumerate(pieces):
-        await send({"type": "http.response.body", "body": piece, "more_body": index < len(pieces) - 1})
+        await send({"type": "http.response.body", "body": piece, "more_body": tail or index < len(pieces) - 1})
+    if tail:
+        await asyncio.sleep(0.01)  # what went so far is on the wire
+        await send({"type": "http.response.body", "body": "not bytes"})
 
 
 class _RSGI:
@@ -89,8 +95,8 @@ class _RSGI:
         if scope.path != "/spec":
             protocol.response_str(200, [("content-type", "text/plain")], str(os.getpid()))
             return
-        status, headers, body, chunks = decode_spec(scope.query_string, True)
-        if chunks <= 1:
+        status, headers, body, chunks, tail = decode_spec(scope.query_string, True)
+        if chunks <= 1 and not tail:
             if isinstance(body, str):
                 protocol.response_str(status, headers, body)
             else:
@@ -102,6 +108,9 @@ class _RSGI:
                 await transport.send_str(piece)
             else:
                 await transport.send_bytes(piece)
+        if tail:
+            await asyncio.sleep(0.01)
+            await transport.send_bytes(5)
 
 
 rsgi = _RSGI()
@@ -111,7 +120,15 @@ def wsgi(environ, start_response):
     if environ["PATH_INFO"] != "/spec":
         start_response("200 OK", [("content-type", "text/plain")])
         return [str(os.getpid()).encode()]
-    status, headers, body, chunks = decode_spec(environ["QUERY_STRING"], True)
+    status, headers, body, chunks, tail = decode_spec(environ["QUERY_STRING"], True)
     # WSGI's status is a line: an int becomes "200 OK"; anything else goes as it is.
     start_response(f"{status} OK" if type(status) is int else status, headers)
-    return _pieces(body, chunks)
+    if not tail:
+        return _pieces(body, chunks)
+
+    def with_tail():
+        yield from _pieces(body, chunks)
+        time.sleep(0.01)
+        yield 5
+
+    return with_tail()
