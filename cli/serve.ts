@@ -47,7 +47,9 @@ export async function runServe(options: Partial<Record<OptionName, unknown>>): P
     }
     stopping = true;
     consola.withTag("granian-ts").info(`${why}: shutting down`);
-    server.stop().then(() => process.exit(0));
+    // Stopped before it served (during start-up): not a clean run.
+    const served = server.serving;
+    server.stop().then(() => process.exit(served ? 0 : 1));
   };
   process.on("SIGINT", () => onSignal("SIGINT received"));
   process.on("SIGTERM", () => onSignal("SIGTERM received"));

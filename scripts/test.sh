@@ -8,6 +8,8 @@ sh scripts/setup.sh
 # (tests/e2e/test_deploy_nginx.py); curl, openssl and h2load (HTTP/2, TLS); h2spec is a Go module.
 missing=""
 command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+# slowhttptest: slow clients beside a normal one (tests/e2e/test_load_limits.py); prlimit (util-linux).
+command -v slowhttptest >/dev/null 2>&1 || missing="$missing slowhttptest"
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"

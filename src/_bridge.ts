@@ -19,7 +19,7 @@ import {
   decodeU32,
 } from "./_protocol.ts";
 import { sendBody } from "./_request_body.ts";
-import { BAD_GATEWAY, BAD_REQUEST, CUT, Responder, cutBody } from "./_response.ts";
+import { BAD_GATEWAY, BAD_REQUEST, CUT, REQUEST_TIMEOUT, Responder, cutBody } from "./_response.ts";
 import { Stream } from "./_stream.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
 
@@ -70,6 +70,8 @@ export interface BridgeOptions {
   onClose?: (error?: Error) => void;
   /** A request slot freed (src/_routing.ts counts requests in flight per worker). */
   onRelease?: () => void;
+  /** Milliseconds a streamed request body may stall before the request gets 408 (0: never). */
+  bodyReadTimeoutMs?: number;
 }
 
 export class WorkerBridge {
@@ -156,7 +158,8 @@ export class WorkerBridge {
     for (const w of [...this.sessions.values()]) w.shutdown(code, reason);
   }
 
-  handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
+  /** `body`: the whole body, when the caller read it already (a small one, src/_routing.ts). */
+  handle(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
     if (!this.socket) return BAD_GATEWAY();
     if (this.active >= this.opts.backpressure) return this.queued(req, server);
 
@@ -242,7 +245,12 @@ export class WorkerBridge {
       const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
       this.streams.set(id, s);
       this.watchAbort(s);
-      if (hasBody) sendBody(s, req, length, chunked, this.writer, this.gone);
+      if (!hasBody) return;
+      if (body) {
+        // Read before routing (src/_routing.ts): it goes out whole.
+        s.unacked += body.length;
+        this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id, body);
+      } else sendBody(s, req, length, chunked, this.writer, this.gone, this.opts.bodyReadTimeoutMs ?? 0, this.stalled);
     });
   }
 
@@ -276,6 +284,16 @@ export class WorkerBridge {
   };
 
   private gone = (s: Stream) => this.disconnect(s);
+
+  /** The client stopped sending its body: 408 if unanswered, the app gets a disconnect, the slot frees. */
+  private stalled = (s: Stream) => {
+    if (!s.started) {
+      s.started = true;
+      s.resolve(REQUEST_TIMEOUT());
+      this.opts.accessLog?.(s.req, s.client, 408, s.t0, 0);
+    }
+    this.disconnect(s);
+  };
 
   private async queued(req: Request, server: Server<unknown>): Promise<Response> {
     await new Promise<void>((r) => this.waiting.push(r));

@@ -94,6 +94,7 @@ async function connectBridge(a: WorkerAddress, pool: WorkerPool, http: "auto" | 
     proxy,
     onClose: () => pool.detach(a.slot, b),
     onRelease: () => pool.released(a.slot),
+    bodyReadTimeoutMs: config.bodyReadTimeoutMs,
   });
   await b.connect();
   pool.attach(a.slot, b);
@@ -120,13 +121,15 @@ async function detachFrom(pool: WorkerPool, slot: number, timeoutMs: number) {
 async function start(c: ListenerConfig, table: RoutingTable, workers: WorkerAddress[]) {
   config = c;
   composeUnits(c);
-  pool = new WorkerPool(table, {
+  const poolOptions = {
     backpressure: c.backpressure,
     queueSize: c.backpressureQueue,
     queueTimeoutMs: c.backpressureTimeoutMs,
-  });
+    bodyReadTimeoutMs: c.bodyReadTimeoutMs,
+  };
+  pool = new WorkerPool(table, poolOptions);
   // Both pools count on the same table: a worker's backpressure covers its HTTP/3 requests too.
-  if (c.http.http3) h3pool = new WorkerPool(table, { backpressure: c.backpressure, queueSize: c.backpressureQueue, queueTimeoutMs: c.backpressureTimeoutMs });
+  if (c.http.http3) h3pool = new WorkerPool(table, poolOptions);
   await Promise.all(workers.map(attach));
   // Static files (src/static/) go before the pool; without a mount this is the pool itself.
   const direct = withStaticFiles(

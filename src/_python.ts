@@ -23,6 +23,8 @@ export class PythonWorker {
   private tail = "";
   private control: Socket | null = null;
   private stopped: (() => void) | null = null;
+  /** What start-up is doing, as the worker tells (STARTING frames). */
+  phase = "starting the Python interpreter";
   /** True once `stop()` was asked: an exit is then expected, not a crash. */
   stopping = false;
   pid = 0;
@@ -80,7 +82,19 @@ export class PythonWorker {
       if (!ready) throw new StartupError(`worker exited with code ${code} before it was ready`);
     });
     exited.catch(() => {}); // the race below reports it; a later exit is the supervisor's business
-    await Promise.race([this.handshake(), exited]);
+    // A start-up that never finishes (an import or lifespan startup that hangs) is an error.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.kill();
+        reject(new StartupError(`worker ${this.index} did not start within ${o.startupTimeout} s (it was ${this.phase})`));
+      }, o.startupTimeout * 1000);
+    });
+    try {
+      await Promise.race([this.handshake(), exited, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
     ready = true;
   }
 
@@ -131,6 +145,8 @@ export class PythonWorker {
         } else if (type === FrameType.STARTUP_FAILED && !settled) {
           settled = true;
           rejectReady(new StartupError(text));
+        } else if (type === FrameType.STARTING) {
+          this.phase = text;
         } else if (type === FrameType.STOPPED) {
           this.stopped?.();
         }

@@ -22,14 +22,39 @@ export function sendBody(
   chunked: boolean,
   writer: FrameWriter,
   gone: (s: Stream) => void,
+  timeoutMs = 0,
+  stalled: (s: Stream) => void = gone,
 ) {
-  if (length <= SMALL_BODY) sendSmall(s, req, writer, gone);
-  else pump(s, req, chunked, writer, gone);
+  if (length <= SMALL_BODY) sendSmall(s, req, writer, gone, timeoutMs, stalled);
+  else pump(s, req, chunked, writer, gone, timeoutMs, stalled);
 }
 
-async function sendSmall(s: Stream, req: Request, writer: FrameWriter, gone: (s: Stream) => void) {
+const STALLED = Symbol("stalled");
+
+/**
+ * `p`, or STALLED when it takes longer than `ms` (0: never). A client that stops sending its
+ * body must not hold its request slot (and the app) forever (--body-read-timeout).
+ */
+export function orStall<T>(p: Promise<T>, ms: number): Promise<T | typeof STALLED> {
+  if (ms <= 0) return p;
+  let timer: ReturnType<typeof setTimeout>;
+  const stall = new Promise<typeof STALLED>((r) => (timer = setTimeout(r, ms, STALLED)));
+  return Promise.race([p, stall]).finally(() => clearTimeout(timer));
+}
+
+export const isStalled = (v: unknown): v is typeof STALLED => v === STALLED;
+
+async function sendSmall(
+  s: Stream,
+  req: Request,
+  writer: FrameWriter,
+  gone: (s: Stream) => void,
+  timeoutMs: number,
+  stalled: (s: Stream) => void,
+) {
   try {
-    const body = await req.bytes();
+    const body = await orStall(req.bytes(), timeoutMs);
+    if (isStalled(body)) return stalled(s);
     if (s.closed) return;
     s.unacked += body.length;
     writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id, body);
@@ -38,13 +63,26 @@ async function sendSmall(s: Stream, req: Request, writer: FrameWriter, gone: (s:
   }
 }
 
-async function pump(s: Stream, req: Request, chunked: boolean, writer: FrameWriter, gone: (s: Stream) => void) {
+async function pump(
+  s: Stream,
+  req: Request,
+  chunked: boolean,
+  writer: FrameWriter,
+  gone: (s: Stream) => void,
+  timeoutMs: number,
+  stalled: (s: Stream) => void,
+) {
   const reader = req.body!.getReader();
   try {
     for (;;) {
       if (s.unacked >= WINDOW) await new Promise<void>((r) => (s.resume = r));
       if (s.closed) break;
-      const { value, done } = await reader.read();
+      const read = await orStall(reader.read(), timeoutMs);
+      if (isStalled(read)) {
+        reader.cancel().catch(() => {});
+        return stalled(s);
+      }
+      const { value, done } = read;
       if (s.closed) break;
       if (done) {
         if (chunked && !(await endChunked(req))) return gone(s);

@@ -31,6 +31,10 @@ export const BAD_GATEWAY = () => new Response("Bad Gateway", { status: 502, head
 
 export const BAD_REQUEST = () => new Response("Bad Request", { status: 400, headers: { ...TEXT, connection: "close" } });
 
+/** A client that stopped sending its request body (--body-read-timeout). */
+export const REQUEST_TIMEOUT = () =>
+  new Response("Request Timeout", { status: 408, headers: { ...TEXT, connection: "close" } });
+
 /** What Granian answers when the file of a file response cannot be opened. */
 export const FILE_NOT_FOUND = () => new Response("Not found", { status: 404, headers: TEXT });
 

@@ -12,6 +12,9 @@
  */
 import type { Server } from "bun";
 import type { WorkerBridge } from "./_bridge.ts";
+import { parseContentLength } from "./_content_length.ts";
+import { SMALL_BODY, isStalled, orStall } from "./_request_body.ts";
+import { REQUEST_TIMEOUT } from "./_response.ts";
 
 /** Int32 cells per worker slot. */
 const STRIDE = 4;
@@ -40,8 +43,8 @@ export class RoutingTable {
     readonly slots: number,
     buffer?: SharedArrayBuffer,
   ) {
-    // The last cell counts the requests queued over all threads.
-    this.cells = new Int32Array(buffer ?? new SharedArrayBuffer(4 * (STRIDE * slots + 1)));
+    // After the slots: the requests queued over all threads, and the "unavailable" flag.
+    this.cells = new Int32Array(buffer ?? new SharedArrayBuffer(4 * (STRIDE * slots + 2)));
   }
 
   get buffer(): SharedArrayBuffer {
@@ -54,6 +57,14 @@ export class RoutingTable {
 
   setState(slot: number, state: SlotState) {
     Atomics.store(this.cells, slot * STRIDE + STATE, state);
+  }
+
+  /**
+   * Set while no worker is coming (--reload after a failed start): requests that find no
+   * worker up get 503 at once instead of waiting.
+   */
+  setUnavailable(on: boolean) {
+    Atomics.store(this.cells, STRIDE * this.slots + 1, on ? 1 : 0);
   }
 
   inFlight(slot: number): number {
@@ -81,11 +92,14 @@ export interface PoolOptions {
   queueSize: number;
   /** Milliseconds a request may wait before it is answered 503 (--backpressure-timeout). */
   queueTimeoutMs: number;
+  /** Milliseconds a request body may stall before the request gets 408 (--body-read-timeout). */
+  bodyReadTimeoutMs: number;
 }
 
 interface Waiting {
   req: Request;
   server: Server<unknown>;
+  body: Uint8Array | undefined;
   resolve: (r: Response | Promise<Response>) => void;
   since: number;
 }
@@ -178,29 +192,51 @@ export class WorkerPool {
     return best >= 0 ? best : fallback;
   }
 
-  private dispatch(slot: number, req: Request, server: Server<unknown>): Promise<Response> | Response {
+  private dispatch(slot: number, req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
     const base = slot * STRIDE;
     Atomics.add(this.cells, base + IN_FLIGHT, 1);
     Atomics.add(this.cells, base + REQUESTS, 1);
-    return this.bridges[slot]!.handle(req, server);
+    return this.bridges[slot]!.handle(req, server, body);
   }
 
   handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
+    if (req.body !== null) {
+      // A small body is read before the request takes a worker slot: clients that send their
+      // headers and then stall (slowloris on the body) hold a connection, not a slot.
+      const length = parseContentLength(req.headers.get("content-length") ?? undefined);
+      if (length > 0 && length <= SMALL_BODY && !req.headers.has("transfer-encoding")) return this.prefetch(req, server);
+    }
+    return this.route(req, server);
+  }
+
+  private async prefetch(req: Request, server: Server<unknown>): Promise<Response> {
+    let body: Uint8Array | symbol;
+    try {
+      body = await orStall(req.bytes(), this.opts.bodyReadTimeoutMs);
+    } catch {
+      return new Response(null, { status: 400, headers: { connection: "close" } }); // the client is gone
+    }
+    if (isStalled(body)) return REQUEST_TIMEOUT();
+    return this.route(req, server, body as Uint8Array);
+  }
+
+  private route(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
     // Requests already waiting go first, so a burst keeps its order.
     if (this.queue.length === this.head) {
       const slot = this.pick();
-      if (slot >= 0) return this.dispatch(slot, req, server);
+      if (slot >= 0) return this.dispatch(slot, req, server, body);
+      if (Atomics.load(this.cells, this.queuedCell + 1)) return UNAVAILABLE(1);
     }
-    return this.enqueue(req, server);
+    return this.enqueue(req, server, body);
   }
 
-  private enqueue(req: Request, server: Server<unknown>): Promise<Response> | Response {
+  private enqueue(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
     if (Atomics.add(this.cells, this.queuedCell, 1) >= this.opts.queueSize) {
       Atomics.sub(this.cells, this.queuedCell, 1);
       return UNAVAILABLE(this.retryAfter());
     }
     return new Promise((resolve) => {
-      this.queue.push({ req, server, resolve, since: performance.now() });
+      this.queue.push({ req, server, body, resolve, since: performance.now() });
       this.poll ??= setInterval(this.kick, QUEUE_POLL_MS);
     });
   }
@@ -222,9 +258,14 @@ export class WorkerPool {
         continue;
       }
       const slot = this.pick();
-      if (slot < 0) break;
+      if (slot < 0) {
+        if (!Atomics.load(this.cells, this.queuedCell + 1)) break;
+        this.shift();
+        w.resolve(UNAVAILABLE(1)); // no worker is coming (see RoutingTable.setUnavailable)
+        continue;
+      }
       this.shift();
-      w.resolve(this.dispatch(slot, w.req, w.server));
+      w.resolve(this.dispatch(slot, w.req, w.server, w.body));
     }
     if (this.head === q.length) {
       q.length = 0;

@@ -38,7 +38,9 @@ export class WorkerSupervisor {
   readonly listeners: ListenerThreads;
   private readonly recycler: Recycler;
   private readonly crashLoop = new CrashLoop();
-  private serving = false;
+  serving = false;
+  /** Workers between spawn and ready: a stop during start-up kills them rather than wait. */
+  private readonly starting = new Set<PythonWorker>();
   private stopping = false;
   /** --metrics: aggregates the listeners' snapshots and serves them. */
   private metrics: MetricsExporter | null = null;
@@ -87,6 +89,7 @@ export class WorkerSupervisor {
       // routes to every worker.
       this.port = await this.listeners.start(uds ? 1 : o.workers * o.runtimeThreads);
       if (uds) socketBound(uds);
+      if (this.stopping) throw new Error("stopped during start-up");
       for (const r of this.running.values()) this.table.setState(r.slot, SlotState.UP);
       this.serving = true;
       this.recycler.start();
@@ -107,12 +110,19 @@ export class WorkerSupervisor {
     this.table.reset(slot);
     const proc = new PythonWorker(this.opts, index);
     const r: Running = { index, slot, proc, spawnedAt: performance.now() };
+    this.starting.add(proc);
     try {
       await proc.start();
       if (this.serving) await this.listeners.attach({ slot, socketPath: proc.socketPath });
     } catch (err) {
       proc.kill();
       throw Object.assign(err as Error, { worker: proc });
+    } finally {
+      this.starting.delete(proc);
+    }
+    if (this.stopping) {
+      proc.kill();
+      throw new Error(`worker ${index} started while the server was stopping`);
     }
     this.running.set(index, r);
     this.watch(r);
@@ -232,6 +242,13 @@ export class WorkerSupervisor {
 
   /** Graceful: listeners stop accepting and drain (bounded), then lifespan shutdown, then exit. */
   async stop(): Promise<void> {
+    if (!this.serving && !this.stopping) {
+      // Stopped during start-up: nothing serves yet, so nothing is worth waiting for.
+      log.warn("stopped during start-up");
+      this.stopping = true;
+      for (const proc of this.starting) proc.kill();
+      return this.closed;
+    }
     if (this.stopping) return this.closed;
     await this.shutdown(this.opts.shutdownTimeout * 1000);
   }

@@ -71,6 +71,7 @@ class EmbeddedHandler implements PythonHandler {
       backpressure: opts.backpressure,
       queueSize: opts.backpressureQueue,
       queueTimeoutMs: opts.backpressureTimeout * 1000,
+      bodyReadTimeoutMs: opts.bodyReadTimeout,
     });
   }
 

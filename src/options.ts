@@ -49,7 +49,7 @@ export const OPTIONS = {
   blockingThreadsIdleTimeout: opt({ kind: "int", default: 30, min: 5, max: 600, help: "Seconds an idle blocking thread is kept alive" }),
   http: opt({ kind: "enum", default: "auto", choices: Object.values(HTTPModes), help: "HTTP versions; auto serves HTTP/1.1 and h2c prior knowledge on one port" }),
   loop: opt({ kind: "enum", default: "auto", choices: [...Object.values(Loops), "rloop", "winloop"], help: "Python event loop; auto is uvloop when importable (Granian's rloop and winloop are accepted and warned about: auto)" }),
-  backlog: opt({ kind: "int", default: 1024, min: 128, max: 65535, help: "Listen backlog; accepted for Granian compatibility, Bun sets its own" }),
+  backlog: opt({ kind: "int", default: 1024, min: 128, max: 65535, help: "Listen backlog: accepted for Granian compatibility, not applied (Bun.serve has no setting for it and listens with a backlog of 512, capped by net.core.somaxconn); also sets the default --backpressure" }),
   backpressure: opt({ kind: "int", default: undefined, min: 1, max: 1_000_000, help: "Requests a worker runs at once; more wait in Bun (default: backlog / workers)" }),
   reload: opt({ kind: "bool", default: false, help: "Restart the workers when Python files in the working directory change" }),
   logLevel: opt({ kind: "enum", default: "info", choices: LogLevels, help: "Log level of the server and its workers" }),
@@ -106,9 +106,11 @@ export const OPTIONS = {
   forwardedAllowIps: opt({ kind: "string", default: "127.0.0.1", env: "GRANIAN_TS_FORWARDED_ALLOW_IPS", help: "Proxies trusted with --proxy-headers: IPs and CIDRs separated by commas, or *" }),
   backpressureQueue: opt({ kind: "int", default: 1024, min: 0, max: 1_000_000, help: "Requests that may wait while every worker is at its backpressure (or none is up); beyond it they get 503 with Retry-After" }),
   backpressureTimeout: opt({ kind: "float", default: 30, min: 0.001, max: 3600, help: "Seconds a request may wait for a worker before it gets 503 with Retry-After" }),
+  bodyReadTimeout: opt({ kind: "int", default: 30_000, min: 0, max: 3_600_000, help: "Milliseconds a client may leave its request body unsent (no byte arriving) before it gets 408 and its slot frees; 0: no limit" }),
+  startupTimeout: opt({ kind: "int", default: 120, min: 1, max: 86_400, help: "Seconds a worker may take to import the app and run lifespan startup; past it the server exits with one line naming the worker and the phase" }),
   respawnFailedWorkers: opt({ kind: "bool", default: false, help: "Replace a worker that exits unexpectedly (without it the server stops); a worker that dies within 5 s of starting 3 times in a row stops the server" }),
   respawnInterval: opt({ kind: "float", default: 3.5, min: 0, max: 3600, help: "Seconds between the workers of a rolling restart (SIGHUP, server.reload())" }),
-  workersLifetime: opt({ kind: "duration", default: undefined, min: 60, max: 31_536_000, help: "Replace each worker after this long (seconds or 1h30m-style), without dropping a request" }),
+  workersLifetime: opt({ kind: "duration", default: undefined, min: 1, max: 31_536_000, help: "Replace each worker after this long (seconds or 1h30m-style), without dropping a request" }),
   workersLifetimeJitter: opt({ kind: "duration", default: undefined, min: 0, max: 31_536_000, help: "Up to this much (random) is added to each worker's lifetime, so workers do not all restart at once" }),
   workersMaxRequests: opt({ kind: "int", default: undefined, min: 1, max: 2_000_000_000, help: "Replace a worker after it served this many requests" }),
   workersMaxRequestsJitter: opt({ kind: "int", default: 0, min: 0, max: 2_000_000_000, help: "Up to this many (random) are added to each worker's --workers-max-requests" }),
@@ -177,10 +179,10 @@ function describe(spec: OptionSpec): string {
   switch (spec.kind) {
     case "int":
       return `an integer from ${spec.min} to ${spec.max}`;
-    case "list":
-      return "one or more strings";
     case "float":
       return `a number from ${spec.min} to ${spec.max}`;
+    case "list":
+      return "one or more strings";
     case "duration":
       return `seconds from ${spec.min} to ${spec.max}, or a duration like 1h30m`;
     case "bool":

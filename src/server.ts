@@ -54,6 +54,11 @@ export class Granian implements ServerHandle {
     return this.supervisor?.port ?? this.options.port;
   }
 
+  /** True once every listener accepts requests (`serve()` resolved) and until it stops. */
+  get serving(): boolean {
+    return this.supervisor?.serving ?? false;
+  }
+
   get closed(): Promise<void> {
     return this.supervisor?.closed ?? Promise.resolve();
   }

@@ -63,6 +63,7 @@ export interface ListenerConfig {
   backpressure: number;
   backpressureQueue: number;
   backpressureTimeoutMs: number;
+  bodyReadTimeoutMs: number;
   accessLog: boolean;
   logLevel: string;
   index: string;

@@ -25,7 +25,7 @@ from .interfaces import load_interface
 from .interfaces.base import Interface, StartupFailed
 from .logs import configure_logging
 from .loops import LoopUnavailable, new_event_loop
-from .protocol import READY, STARTUP_FAILED, STOPPED
+from .protocol import READY, STARTING, STARTUP_FAILED, STOPPED
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +125,13 @@ class Worker(ConnectionHost):
     # Startup
 
     async def _startup(self) -> None:
+        # Bun's HELLO first, so that Bun hears what we are doing even while an import blocks
+        # the loop (the start-up timeout names the phase).
+        assert self._hello is not None
+        try:
+            await asyncio.wait_for(self._hello.wait(), HELLO_TIMEOUT)
+        except asyncio.TimeoutError:
+            pass
         try:
             self.interface = await self._load()
         except StartupFailed as exc:
@@ -143,6 +150,7 @@ class Worker(ConnectionHost):
             raise StartupFailed(f"could not enter working directory {working_dir!r}: {exc}") from exc
         if not sys.path or sys.path[0] != working_dir:
             sys.path.insert(0, working_dir)
+        await self._phase("importing the app")
         try:
             app = import_from_string(self.config.target)
             if self.config.factory:
@@ -150,6 +158,7 @@ class Worker(ConnectionHost):
         except ImportFromStringError as exc:
             raise StartupFailed(str(exc)) from exc.__cause__
         interface = load_interface(self.config.interface)(app, self.config)
+        await self._phase("running lifespan startup")
         try:
             await interface.startup()
         except StartupFailed:
@@ -157,6 +166,12 @@ class Worker(ConnectionHost):
         except Exception as exc:
             raise StartupFailed(f"{self.config.interface} startup raised {type(exc).__name__}: {exc}") from exc
         return interface
+
+    async def _phase(self, what: str) -> None:
+        """Tell Bun what start-up is doing, and let the frame leave before we (maybe) block."""
+        if self._control is not None:
+            self._control.write_frame(STARTING, 0, 0, what.encode())
+            await asyncio.sleep(0)
 
     async def _refuse(self, failure: StartupFailed) -> None:
         message = str(failure)

@@ -50,6 +50,7 @@ export class ListenerThreads {
       backpressure: o.backpressure,
       backpressureQueue: o.backpressureQueue,
       backpressureTimeoutMs: Math.round(o.backpressureTimeout * 1000),
+      bodyReadTimeoutMs: o.bodyReadTimeout,
       accessLog: o.accessLog,
       logLevel: o.logLevel,
       index: name,

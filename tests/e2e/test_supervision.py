@@ -150,8 +150,8 @@ def test_requests_wait_for_a_respawning_worker(make_server):
     with httpx.Client(base_url=s.url, timeout=10) as c:
         c.get("/")
         os.kill(pid, signal.SIGKILL)
-        while _worker_pids(s) == [pid]:
-            time.sleep(0.005)
+        # Once the server knows (a request racing the death itself is one in flight: 502).
+        assert s.wait_for_log("died")
         statuses = [c.get("/").status_code for _ in range(5)]
     assert statuses == [200] * 5
 
@@ -166,6 +166,7 @@ def test_sigterm_under_keep_alive_load_closes_connections_cleanly():
     def client():
         conn = None
         while not stop.is_set():
+            fresh = conn is None
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
@@ -177,11 +178,15 @@ def test_sigterm_under_keep_alive_load_closes_connections_cleanly():
                 if r.getheader("connection", "").lower() == "close":
                     conn.close()
                     conn = None
-            except ConnectionRefusedError:
-                counts["refused"] += 1
-                return
             except (OSError, http.client.HTTPException) as exc:
-                counts["broken"].append(repr(exc))
+                # A new connection is refused once the port is closed, or reset if the kernel
+                # had queued it on a listening socket that then closed (SO_REUSEPORT without
+                # net.ipv4.tcp_migrate_req): the server is gone, as a client must expect.
+                # A kept-alive connection must never fail: it was told to close.
+                if fresh and isinstance(exc, (ConnectionRefusedError, ConnectionResetError, http.client.RemoteDisconnected)):
+                    counts["refused"] += 1
+                else:
+                    counts["broken"].append(repr(exc))
                 return
 
     threads = [threading.Thread(target=client) for _ in range(32)]
