@@ -41,7 +41,8 @@ class Instance:
         # nginx's workers run as another user (nobody): as in docker-compose.yml, the socket is
         # open to every user, and only its directory decides who gets to it.
         where = ["--uds", self.address, "--uds-permissions", "0o666"] if self.transport == "uds" else ["--port", self.address]
-        s = Server("mounted_asgi:app", args=["--shutdown-timeout", "20", *where])
+        # nginx is the only peer, trusted with --proxy-headers (on a Unix socket the peer has no address).
+        s = Server("mounted_asgi:app", args=["--shutdown-timeout", "20", "--proxy-headers", *where])
         if self.transport == "tcp":
             del s.argv[s.argv.index("--port"):][:2]  # the fixed port comes with `where`
         self.server = s.start()
@@ -172,6 +173,9 @@ def test_rolling_restart_through_nginx_loses_no_request(tmp_path, sockets_dir, t
         # Both instances serve before the roll.
         for app in apps:
             clients.wait_for_pid(app.worker_pid())
+        # The app sees the real client nginx names in X-Forwarded-For, not the proxy (over a
+        # Unix socket, without --proxy-headers, it would see no client at all).
+        assert httpx.get(proxy.url + "/").json()["client"] == "127.0.0.1"
         for app in apps:
             before = app.worker_pid()
             if roll == "restart":
