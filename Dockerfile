@@ -31,8 +31,8 @@ COPY ${REQUIREMENTS} /tmp/requirements.txt
 RUN pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt
 WORKDIR /opt/granian-ts
 COPY package.json ./
-# The image has Bun already: drop the `bun` npm dependency (a second Bun binary) and dev tools.
-RUN bun -e 'const p = await Bun.file("package.json").json(); delete p.dependencies.bun; delete p.devDependencies; await Bun.write("package.json", JSON.stringify(p, null, 2))' \
+# The image has Bun already: drop the npm Bun packages (a second Bun binary) and dev tools.
+RUN bun -e 'const p = await Bun.file("package.json").json(); delete p.dependencies.bun; delete p.devDependencies; delete p.optionalDependencies; await Bun.write("package.json", JSON.stringify(p, null, 2))' \
  && bun install --production --no-save \
  && rm -rf ~/.bun/install/cache
 COPY bin bin

@@ -37,7 +37,8 @@ else
   echo "already running"
 fi
 
-BUN_VERSION=$(node -p 'require("./package.json").dependencies.bun')
+# The Bun this package is tested with (the `bun` dev dependency, the version of the platform packages).
+BUN_VERSION=$(node -p 'const p = require("./package.json"); (p.dependencies || {}).bun || p.devDependencies.bun')
 BASE=oven/bun:$BUN_VERSION-debian
 say "base image $BASE"
 if docker image inspect "$BASE" >/dev/null 2>&1; then
