@@ -8,7 +8,7 @@
 import type { Server } from "bun";
 import { consola } from "consola";
 import { WorkerBridge } from "./_bridge.ts";
-import { setLogLevel } from "./_log.ts";
+import { setLogLevel } from "./logs/index.ts";
 import { PythonWorker } from "./_python.ts";
 import { RoutingTable, SlotState, WorkerPool } from "./_routing.ts";
 import { websocketHandlers } from "./_websocket.ts";

@@ -25,6 +25,11 @@ const LEVELS: Record<string, number> = {
   notset: LogLevels.debug,
 };
 
+/** The embedded handler's one knob (src/handler.ts): a Granian level name onto consola's. */
+export function setLogLevel(name: string) {
+  consola.level = LEVELS[name] ?? LogLevels.info;
+}
+
 const CONSOLA_TO_GRANIAN: Record<string, string> = { fatal: "critical", error: "error", warn: "warning", info: "info", success: "info", ready: "info", start: "info", log: "info", debug: "debug", trace: "debug" };
 
 function jsonReporter(stream: NodeJS.WriteStream): ConsolaReporter {
