@@ -13,8 +13,6 @@ const NO_EFFECT: Partial<Record<OptionName, string>> = {
   runtimeMode: "each listener thread runs its own Bun event loop (--runtime-threads)",
   runtimeBlockingThreads: "Bun does its file and socket I/O itself",
   taskImpl: "the Python workers run asyncio tasks (uvloop's when --loop picks it)",
-  reloadTick: "fs.watch reports changes as they happen",
-  reloadIgnoreWorkerFailure: "a worker that fails to start on a reload always leaves the old one serving",
 };
 
 export function warnNoEffect(o: ResolvedOptions) {

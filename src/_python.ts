@@ -21,6 +21,8 @@ export class PythonWorker {
   private proc: Subprocess<"pipe", "inherit", "pipe"> | null = null;
   /** The end of the worker's stderr (it is passed on to ours): the last error, for crash reports. */
   private tail = "";
+  /** Resolves when the worker's stderr reached its end (the process is gone). */
+  private stderrDone: Promise<void> = Promise.resolve();
   private control: Socket | null = null;
   private stopped: (() => void) | null = null;
   /** What start-up is doing, as the worker tells (STARTING frames). */
@@ -76,7 +78,7 @@ export class PythonWorker {
     }
     this.pid = this.proc.pid;
     this.exited = this.proc.exited;
-    this.passStderr(this.proc.stderr);
+    this.stderrDone = this.passStderr(this.proc.stderr);
     let ready = false;
     const exited = this.exited.then((code) => {
       if (!ready) throw new StartupError(`worker exited with code ${code} before it was ready`);
@@ -113,6 +115,21 @@ export class PythonWorker {
     const lines = this.tail.split("\n").map((l) => l.trim()).filter(Boolean);
     const error = lines.findLast((l) => /^\w*(Error|Exception|Interrupt|Exit)\b|error|fatal/i.test(l));
     return error ?? lines.at(-1) ?? "";
+  }
+
+  /**
+   * Where the app's code failed, as "path:line": the last frame of the traceback on the
+   * worker's stderr that is neither importlib's nor ours (for a SyntaxError, the line Python
+   * points at). Waits (bounded) for stderr to be read to its end: the STARTUP_FAILED frame
+   * can arrive before the traceback written just ahead of it.
+   */
+  async errorLocation(): Promise<string> {
+    await Promise.race([this.stderrDone, Bun.sleep(1000)]);
+    const frames = [...this.tail.matchAll(/File "([^"]+)", line (\d+)/g)].filter(
+      ([, file]) => !file!.startsWith("<") && !file!.startsWith(PYTHON_DIR),
+    );
+    const last = frames.at(-1);
+    return last ? `${last[1]}:${last[2]}` : "";
   }
 
   /** How the process ended, for a log line: "exit code 1" or "signal SIGKILL". */

@@ -1,9 +1,11 @@
 /**
- * --reload: restart the workers when Python files change. Granian's --reload-paths (default:
- * the working directory), --reload-ignore-dirs (added to watchfiles' default list, which is
- * kept), --reload-ignore-patterns (regexes on the file name, added to the defaults) and
- * --reload-ignore-paths (absolute paths) apply. fs.watch reports changes as they happen, so
- * --reload-tick (Granian's polling step) has nothing to set.
+ * --reload: watch the Python files and say when they changed. Granian's --reload-paths
+ * (default: the working directory), --reload-ignore-dirs (added to watchfiles' default list,
+ * which is kept), --reload-ignore-patterns (regexes on the file name, added to the defaults)
+ * and --reload-ignore-paths (absolute paths) apply. --reload-tick is watchfiles' `step`, as in
+ * Granian: a burst of changes is reported once no new change came for that many
+ * milliseconds (and at the latest 1.6 s after its first, watchfiles' `debounce`). What a
+ * change does (start the workers again) is the supervisor's (`WorkerSupervisor.reloadCode`).
  */
 import { watch, type FSWatcher } from "node:fs";
 import { basename, resolve, sep } from "node:path";
@@ -11,6 +13,8 @@ import { basename, resolve, sep } from "node:path";
 /** watchfiles' DefaultFilter, which Granian extends. */
 const IGNORE_DIRS = ["__pycache__", ".git", ".hg", ".svn", ".tox", ".venv", ".idea", "node_modules", ".mypy_cache", ".pytest_cache", ".hypothesis"];
 const IGNORE_PATTERNS = [/\.py[cod]$/, /\.___jb_...___$/, /\.sw.$/, /~$/, /^\.#/, /^\.DS_Store$/, /^flycheck_/];
+/** watchfiles' `debounce`: a burst that never goes quiet is still reported this long after it began. */
+const MAX_DEBOUNCE_MS = 1600;
 
 export interface ReloadOptions {
   paths: readonly string[];
@@ -33,18 +37,50 @@ export function reloadFilter(o: ReloadOptions): (path: string) => boolean {
   };
 }
 
-/** Call `onChange` (debounced) when a watched Python file changes; returns the unwatcher. */
-export function watchForReload(dirs: readonly string[], filter: (path: string) => boolean, onChange: () => Promise<void>): () => void {
+/**
+ * Call `onChange` with the changed paths once per burst (see --reload-tick above); a burst
+ * during a reload runs one more reload after it, never several. Returns the unwatcher.
+ */
+export function watchForReload(
+  dirs: readonly string[],
+  filter: (path: string) => boolean,
+  tickMs: number,
+  onChange: (changed: string[]) => Promise<unknown>,
+): () => void {
   let timer: ReturnType<typeof setTimeout> | null = null;
-  let running: Promise<void> = Promise.resolve();
+  let firstAt = 0;
+  let burst = new Set<string>();
+  /** Changes seen while a reload runs, for the one after it. */
+  let next: Set<string> | null = null;
+  let running = false;
+  const run = async (changed: Set<string>) => {
+    running = true;
+    try {
+      await onChange([...changed]);
+    } catch {}
+    running = false;
+    if (next) {
+      const again = next;
+      next = null;
+      void run(again);
+    }
+  };
+  const fire = () => {
+    timer = null;
+    const changed = burst;
+    burst = new Set();
+    if (running) next = new Set([...(next ?? []), ...changed]);
+    else void run(changed);
+  };
   const watchers: FSWatcher[] = dirs.map((dir) =>
     watch(dir, { recursive: true }, (_event, file) => {
-      if (!file || !filter(resolve(dir, String(file)))) return;
+      if (!file) return;
+      const path = resolve(dir, String(file));
+      if (!filter(path)) return;
+      if (burst.size === 0) firstAt = performance.now();
+      burst.add(path);
       if (timer) clearTimeout(timer);
-      // Editors write in bursts; one reload per burst.
-      timer = setTimeout(() => {
-        running = running.then(onChange, onChange);
-      }, 200);
+      timer = setTimeout(fire, Math.max(0, Math.min(tickMs, firstAt + MAX_DEBOUNCE_MS - performance.now())));
     }),
   );
   return () => {

@@ -8,6 +8,10 @@
  * Each worker id (1..N) has two routing slots: a replacement starts in the free one, takes
  * new requests once every listener thread is connected to it, and only then does the old
  * worker drain and stop — so there are N to N+1 workers and never fewer than N up.
+ *
+ * --reload is the exception: there a change replaces every worker at once (`reloadCode`), and
+ * a worker whose new code does not start is not kept on its old code — it stays down until
+ * the next change, and with no worker up every request gets 503 at once.
  */
 import { consola } from "consola";
 import { PythonWorker } from "./_python.ts";
@@ -16,6 +20,7 @@ import type { ResolvedOptions } from "./options.ts";
 import { ListenerThreads } from "./supervisor/_listeners.ts";
 import { Recycler } from "./supervisor/_recycle.ts";
 import { CrashLoop } from "./supervisor/_respawn.ts";
+import { FdGuard, raiseFdLimit } from "./supervisor/_fdguard.ts";
 import { MetricsExporter } from "./metrics/index.ts";
 import { claimSocketPath, releaseSocketPath, socketBound } from "./_uds.ts";
 import type { ListenConfig, WorkerAddress } from "./types.ts";
@@ -44,6 +49,8 @@ export class WorkerSupervisor {
   private stopping = false;
   /** --metrics: aggregates the listeners' snapshots and serves them. */
   private metrics: MetricsExporter | null = null;
+  /** Stops accepting while the process is out of file descriptors (src/supervisor/_fdguard.ts). */
+  private fdGuard: FdGuard | null = null;
   port = 0;
   /** Why the server stopped on its own (a worker it could not keep), if it did. */
   failure: string | null = null;
@@ -73,9 +80,19 @@ export class WorkerSupervisor {
     return [...this.running.values()].sort((a, b) => a.index - b.index).map((r) => r.proc.pid);
   }
 
+  /**
+   * --reload --reload-ignore-worker-failure (Granian's meaning: a worker that fails does not
+   * stop the server): a worker that dies or does not start waits for the next change.
+   */
+  private get waitsForChange() {
+    return this.opts.reload && this.opts.reloadIgnoreWorkerFailure;
+  }
+
   async start(): Promise<void> {
     const o = this.opts;
     const uds = this.listen.uds;
+    // Before any thread or worker starts: they all share (and the workers inherit) the limit.
+    const fdLimit = raiseFdLimit();
     // Before any worker starts: a live server on the socket is an error, not a takeover.
     if (uds) await claimSocketPath(uds);
     try {
@@ -84,15 +101,20 @@ export class WorkerSupervisor {
         this.listeners.onMetrics = (s) => m.update(s);
         log.info(`Metrics at: http://${o.metricsAddress}:${m.start()}/metrics`);
       }
-      await Promise.all(Array.from({ length: o.workers }, (_, i) => this.bringUp(i + 1, i)));
+      const ups = Array.from({ length: o.workers }, (_, i) => this.bringUp(i + 1, i));
+      if (!this.waitsForChange) await Promise.all(ups);
+      else for (const [i, up] of ups.entries()) await up.catch((err) => (this.stopping ? undefined : this.startFailed(i + 1, err)));
       // A Unix socket has one listener: SO_REUSEPORT does not apply to AF_UNIX. It still
       // routes to every worker.
       this.port = await this.listeners.start(uds ? 1 : o.workers * o.runtimeThreads);
       if (uds) socketBound(uds);
       if (this.stopping) throw new Error("stopped during start-up");
       for (const r of this.running.values()) this.table.setState(r.slot, SlotState.UP);
+      this.table.setUnavailable(this.running.size === 0);
       this.serving = true;
       this.recycler.start();
+      this.fdGuard = FdGuard.create(fdLimit);
+      this.fdGuard?.start();
     } catch (err) {
       await this.shutdown(1000);
       throw err;
@@ -126,7 +148,10 @@ export class WorkerSupervisor {
     }
     this.running.set(index, r);
     this.watch(r);
-    if (this.serving) this.table.setState(slot, SlotState.UP);
+    if (this.serving) {
+      this.table.setState(slot, SlotState.UP);
+      this.table.setUnavailable(false); // a worker is up: requests may wait for one again
+    }
     this.recycler.track({ index, slot, pid: proc.pid });
     return r;
   }
@@ -147,7 +172,7 @@ export class WorkerSupervisor {
       this.recycler.forget(r.index);
       const why = `${r.proc.exitDescription()}${r.proc.lastError() ? `, last error: ${r.proc.lastError()}` : ""}`;
       if (!this.opts.respawnFailedWorkers) {
-        this.fail(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); stopping, as --respawn-failed-workers is off`);
+        this.lost(r.index, `worker ${r.index} (pid ${r.proc.pid}) died (${why})`, "stopping, as --respawn-failed-workers is off");
         return;
       }
       log.error(`worker ${r.index} (pid ${r.proc.pid}) died (${why}); its in-flight requests failed; respawning`);
@@ -162,7 +187,7 @@ export class WorkerSupervisor {
     for (;;) {
       if (this.stopping) return;
       if (this.crashLoop.died(last.index, last.spawnedAt)) {
-        this.fail(`worker ${last.index} is crash-looping (died 3 times within 5 s of starting); last: ${why || last.proc.exitDescription()}${last.proc.lastError() ? `: ${last.proc.lastError()}` : ""}`);
+        this.lost(last.index, `worker ${last.index} is crash-looping (died 3 times within 5 s of starting); last: ${why || last.proc.exitDescription()}${last.proc.lastError() ? `: ${last.proc.lastError()}` : ""}`, "stopping");
         return;
       }
       await Bun.sleep(this.crashLoop.backoffMs(last.index));
@@ -176,7 +201,7 @@ export class WorkerSupervisor {
         const proc = (err as { worker?: PythonWorker }).worker;
         why = (err as Error).message;
         log.error(`worker ${dead.index} could not be respawned: ${why}`);
-        if (!proc) return this.fail(`worker ${dead.index} could not be respawned: ${why}`);
+        if (!proc) return this.lost(dead.index, `worker ${dead.index} could not be respawned: ${why}`, "stopping");
         last = { index: dead.index, slot, proc, spawnedAt };
         dead = last;
       }
@@ -207,19 +232,80 @@ export class WorkerSupervisor {
         if (this.running.get(index) === old) this.recycler.track({ index, slot: old.slot, pid: old.proc.pid });
         return false;
       }
-      old.proc.stopping = true;
-      this.table.setState(old.slot, SlotState.DRAINING);
-      await this.listeners.detach(old.slot, this.killTimeoutMs);
-      await old.proc.stop(this.killTimeoutMs);
-      this.table.setState(old.slot, SlotState.DOWN);
+      await this.retire(old);
       log.info(`worker ${index} replaced (pid ${old.proc.pid} → ${fresh.proc.pid})`);
       return true;
     });
   }
 
+  /** Take no new requests to `old`, let it finish (bounded by the kill timeout), stop it. */
+  private async retire(old: Running) {
+    old.proc.stopping = true;
+    this.table.setState(old.slot, SlotState.DRAINING);
+    await this.listeners.detach(old.slot, this.killTimeoutMs);
+    await old.proc.stop(this.killTimeoutMs);
+    this.table.setState(old.slot, SlotState.DOWN);
+  }
+
+  /**
+   * --reload: the code changed. Every worker id gets a fresh worker at once (a developer is
+   * waiting), then the old ones drain and stop. An id whose new worker does not start (a
+   * syntax error, an import error) loses its old one too — serving the old code would hide
+   * the mistake — and stays down until the next change; with none up, requests get 503.
+   */
+  async reloadCode(): Promise<boolean> {
+    if (!this.serving || this.stopping) return false;
+    const ids = Array.from({ length: this.opts.workers }, (_, i) => i + 1);
+    const ok = await Promise.all(
+      ids.map((index) =>
+        this.serial(index, async () => {
+          const old = this.running.get(index);
+          this.metrics?.countRestart("reload");
+          try {
+            await this.bringUp(index, old ? this.pair(old.slot) : index - 1);
+          } catch (err) {
+            if (this.stopping) return false;
+            if (this.running.get(index) === old) this.running.delete(index);
+            this.recycler.forget(index);
+            await this.startFailed(index, err);
+            if (old) await this.retire(old);
+            return false;
+          }
+          if (old) await this.retire(old);
+          return true;
+        }),
+      ),
+    );
+    if (ok.every(Boolean)) log.info("workers reloaded");
+    return ok.every(Boolean);
+  }
+
+  /** A worker of the app's current code could not start: say where, and wait for a change. */
+  private async startFailed(index: number, err: unknown) {
+    const proc = (err as { worker?: PythonWorker }).worker;
+    const where = (await proc?.errorLocation()) ?? "";
+    const waiting = this.running.size === 0 ? "; answering 503 until the next change" : "; it starts again on the next change";
+    if (this.running.size === 0) this.table.setUnavailable(true);
+    log.error(`worker ${index} did not start: ${(err as Error).message}${where ? ` (at ${where})` : ""}${waiting}`);
+  }
+
+  /**
+   * Worker `index` is gone and no respawn brings it back: the server stops (`stopping` says
+   * how), or under --reload --reload-ignore-worker-failure it waits for the next change.
+   */
+  private lost(index: number, message: string, stopping: string) {
+    if (!this.waitsForChange) return this.fail(`${message}; ${stopping}`);
+    this.running.delete(index);
+    this.recycler.forget(index);
+    if (this.running.size === 0) this.table.setUnavailable(true);
+    log.error(`${message}; it starts again on the next change (--reload-ignore-worker-failure)${this.running.size === 0 ? "; answering 503 meanwhile" : ""}`);
+  }
+
   /** Rolling restart (SIGHUP, `server.reload()`): every worker replaced, one at a time. */
   async reload(): Promise<boolean> {
     if (!this.serving || this.stopping) return false;
+    // A worker missing by design (--reload, waiting for a fix) has nothing to roll: start all.
+    if (this.running.size < this.opts.workers) return this.reloadCode();
     log.info("rolling restart of the workers");
     let ok = true;
     const ids = [...this.running.keys()].sort((a, b) => a - b);
@@ -255,6 +341,7 @@ export class WorkerSupervisor {
 
   private async shutdown(timeoutMs: number) {
     this.metrics?.stop();
+    this.fdGuard?.stop();
     this.stopping = true;
     this.recycler.stop();
     await this.listeners.stop(timeoutMs);

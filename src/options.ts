@@ -122,8 +122,8 @@ export const OPTIONS = {
   reloadIgnoreDirs: opt({ kind: "list", default: [], help: "Directory names --reload ignores, added to watchfiles' defaults (__pycache__, .git, .venv, node_modules, …)" }),
   reloadIgnorePatterns: opt({ kind: "list", default: [], help: "File name patterns (regexes) --reload ignores, added to the defaults" }),
   reloadIgnorePaths: opt({ kind: "list", default: [], help: "Paths --reload ignores" }),
-  reloadTick: opt({ kind: "int", default: 50, min: 50, max: 5000, help: "Accepted for Granian compatibility; changes nothing (fs.watch reports changes as they happen)" }),
-  reloadIgnoreWorkerFailure: opt({ kind: "bool", default: false, help: "Accepted for Granian compatibility: here a worker that fails to start on a reload always leaves the old one serving" }),
+  reloadTick: opt({ kind: "int", default: 50, min: 50, max: 5000, help: "Milliseconds without a new change before --reload acts on a burst of changes (at most 1.6 s after its first)" }),
+  reloadIgnoreWorkerFailure: opt({ kind: "bool", default: false, help: "With --reload: a worker that dies, or fails to start the first time, does not stop the server; it starts again on the next change (503 while no worker is up)" }),
   processName: opt({ kind: "string", default: undefined, help: "Name of the server process as ps and top show it (Linux; the workers are named NAME-w<id>; 15 characters at most are kept)" }),
   shutdownTimeout: opt({ kind: "int", default: 30, min: 0, max: 3600, env: "GRANIAN_TS_SHUTDOWN_TIMEOUT", help: "Seconds to let in-flight requests finish on shutdown" }),
 } as const;

@@ -88,8 +88,12 @@ export class Granian implements ServerHandle {
       const sup = this.supervisor;
       const o = this.options;
       const dirs = o.reloadPaths.length ? o.reloadPaths.map((p) => resolvePath(p)) : [o.workingDir];
-      this.unwatch = watchForReload(dirs, this.reloadFilter, async () => void (await sup.reload()));
-      consola.withTag("granian-ts").info(`watching ${this.options.workingDir} for changes`);
+      const log = consola.withTag("granian-ts");
+      this.unwatch = watchForReload(dirs, this.reloadFilter, o.reloadTick, (changed) => {
+        log.info(`changes detected (${changed.join(", ")}): reloading the workers`);
+        return sup.reloadCode();
+      });
+      log.info(`watching ${dirs.join(", ")} for changes`);
     }
   }
 

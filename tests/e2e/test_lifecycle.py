@@ -166,12 +166,100 @@ def test_reload_restarts_workers_on_change(make_server, tmp_path):
 
 def _reload_app(word):
     return (
+        "import os\n"
         "async def app(scope, receive, send):\n"
         "    if scope['type'] != 'http':\n"
         "        return\n"
+        "    if scope['path'] == '/crash':\n"
+        "        os._exit(7)\n"
         "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
         f"    await send({{'type': 'http.response.body', 'body': b'{word}'}})\n"
     )
+
+
+def _poll(url, until, timeout=20):
+    """The first response that satisfies `until` (connection errors retried), or the last one."""
+    deadline = time.monotonic() + timeout
+    r = None
+    while time.monotonic() < deadline:
+        try:
+            r = httpx.get(url, timeout=5)
+            if until(r):
+                return r
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return r
+
+
+def _is_503(r):
+    return r.status_code == 503
+
+
+# (the broken source, the line the log must name): a syntax error Python points at, and an
+# import that fails on the module's first line.
+MISTAKES = {
+    "syntax error": (_reload_app("one") + "def broken(:\n", len(_reload_app("one").splitlines()) + 1),
+    "import error": ("import nonexistent_module\n" + _reload_app("one"), 1),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+def test_reload_of_broken_code_answers_503_until_the_file_is_fixed(make_server, tmp_path, mistake):
+    app = tmp_path / "reloadable.py"
+    app.write_text(_reload_app("one"))
+    s = make_server("reloadable:app", cwd=tmp_path, args=["--reload", "--workers", "2"])
+    assert httpx.get(s.url).text == "one"
+    source, line = MISTAKES[mistake]
+    app.write_text(source)
+    r = _poll(s.url, _is_503)
+    assert r.status_code == 503, (r, s.log)
+    assert r.headers["retry-after"] == "1" and r.text == "Service Unavailable"
+    assert s.wait_for_log(f"reloadable.py:{line}); answering 503 until the next change"), s.log
+    # Every request, not only the first, while it stays broken; and the server is still up.
+    assert all(httpx.get(s.url).status_code == 503 for _ in range(5))
+    assert s.proc.poll() is None
+    app.write_text(_reload_app("two"))
+    r = _poll(s.url, lambda r: r.status_code == 200)
+    assert (r.status_code, r.text) == (200, "two"), s.log
+    assert s.wait_for_log("workers reloaded")
+
+
+def test_reload_ignore_worker_failure_keeps_the_server_up_until_the_next_change(make_server, tmp_path):
+    app = tmp_path / "reloadable.py"
+    app.write_text(_reload_app("one"))
+    s = make_server("reloadable:app", cwd=tmp_path, args=["--reload", "--reload-ignore-worker-failure"])
+    # The worker dies at run time, not at import: its in-flight request gets 502.
+    assert httpx.get(s.url + "/crash").status_code == 502
+    assert s.wait_for_log("it starts again on the next change (--reload-ignore-worker-failure)"), s.log
+    assert _poll(s.url, _is_503).status_code == 503
+    assert s.proc.poll() is None
+    app.write_text(_reload_app("two"))
+    r = _poll(s.url, lambda r: r.status_code == 200)
+    assert (r.status_code, r.text) == (200, "two"), s.log
+
+
+def test_reload_without_ignore_worker_failure_stops_when_a_worker_dies(make_server, tmp_path):
+    # Granian's default: under --reload, a worker that dies at run time stops the server
+    # (unless --respawn-failed-workers brings it back).
+    app = tmp_path / "reloadable.py"
+    app.write_text(_reload_app("one"))
+    s = make_server("reloadable:app", cwd=tmp_path, args=["--reload"])
+    assert httpx.get(s.url + "/crash").status_code == 502
+    assert s.wait_exit(15) == 1
+    assert "stopping, as --respawn-failed-workers is off" in s.log
+
+
+def test_reload_ignore_worker_failure_starts_with_broken_code_and_waits_for_a_fix(make_server, tmp_path):
+    app = tmp_path / "reloadable.py"
+    app.write_text("import nonexistent_module\n")
+    s = make_server("reloadable:app", cwd=tmp_path, args=["--reload", "--reload-ignore-worker-failure"])
+    assert s.wait_for_log("reloadable.py:1); answering 503 until the next change"), s.log
+    r = httpx.get(s.url)
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    app.write_text(_reload_app("fixed"))
+    r = _poll(s.url, lambda r: r.status_code == 200)
+    assert (r.status_code, r.text) == (200, "fixed"), s.log
 
 
 def test_access_log(make_server):

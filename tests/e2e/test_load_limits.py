@@ -1,5 +1,5 @@
 """Load limits: the bounded wait queue (503 + Retry-After), stalled request bodies (408), slow
-clients beside a normal one, and the file-descriptor limit."""
+clients beside a normal one. The file-descriptor limit: test_fd_limits.py."""
 import shutil
 import socket
 import statistics
@@ -149,23 +149,5 @@ def test_requests_waiting_too_long_get_503():
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
         assert 0.4 < time.monotonic() - t0 < 2.5
         blocker.join()
-    finally:
-        s.stop()
-
-
-def test_the_open_files_limit_is_raised_to_the_hard_limit():
-    # Bun raises its soft RLIMIT_NOFILE to the hard limit at start-up (as nginx does), and the
-    # workers inherit it: a low soft limit from the shell does not cap the connections.
-    hard = int(subprocess.run(["sh", "-c", "ulimit -Hn"], capture_output=True, text=True).stdout)
-    s = Server(APP)
-    s.argv = ["prlimit", f"--nofile={min(1024, hard)}:{hard}", *s.argv]
-    s.start()
-    try:
-        children = subprocess.run(["pgrep", "-P", str(s.proc.pid)], capture_output=True, text=True).stdout.split()
-        assert children
-        for pid in [s.proc.pid, *map(int, children)]:
-            with open(f"/proc/{pid}/limits") as f:
-                line = next(l for l in f if l.startswith("Max open files"))
-            assert line.split()[3] == str(hard), line
     finally:
         s.stop()

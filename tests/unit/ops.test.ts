@@ -78,3 +78,56 @@ describe("reload filter (Granian's --reload-ignore-*, on watchfiles' defaults)",
     expect(() => reloadFilter({ paths: [], ignoreDirs: [], ignorePatterns: ["("], ignorePaths: [] })).toThrow();
   });
 });
+
+describe("reload watcher (--reload-tick: the quiet time that ends a burst of changes)", () => {
+  const until = async (ok: () => boolean) => {
+    for (let i = 0; i < 500 && !ok(); i++) await Bun.sleep(10);
+    expect(ok()).toBe(true);
+  };
+
+  test("a burst of changes is one reload naming every file", async () => {
+    const { watchForReload } = await import("../../src/_reload.ts");
+    const d = mkdtempSync(join(tmpdir(), "gts-watch-"));
+    const calls: string[][] = [];
+    const unwatch = watchForReload([d], (p) => p.endsWith(".py"), 400, async (changed) => void calls.push(changed));
+    try {
+      // Changes 50 ms apart, well inside the 400 ms tick: one burst.
+      for (const name of ["a.py", "b.py", "c.py"]) {
+        writeFileSync(join(d, name), "x = 1\n");
+        await Bun.sleep(50);
+      }
+      writeFileSync(join(d, "notes.txt"), "ignored by the filter");
+      await until(() => calls.length > 0);
+      expect(calls.length).toBe(1);
+      expect(calls[0]!.map((p) => p.slice(d.length + 1)).sort()).toEqual(["a.py", "b.py", "c.py"]);
+    } finally {
+      unwatch();
+    }
+  });
+
+  test("changes during a reload make one more reload after it, not one each", async () => {
+    const { watchForReload } = await import("../../src/_reload.ts");
+    const d = mkdtempSync(join(tmpdir(), "gts-watch-"));
+    const calls: string[][] = [];
+    let release = () => {};
+    const unwatch = watchForReload([d], (p) => p.endsWith(".py"), 50, (changed) => {
+      calls.push(changed);
+      return calls.length === 1 ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+    });
+    try {
+      writeFileSync(join(d, "a.py"), "1");
+      await until(() => calls.length === 1);
+      // Two bursts (150 ms apart, three ticks) while the first reload still runs.
+      writeFileSync(join(d, "b.py"), "1");
+      await Bun.sleep(150);
+      writeFileSync(join(d, "c.py"), "1");
+      await Bun.sleep(150);
+      expect(calls.length).toBe(1);
+      release();
+      await until(() => calls.length === 2);
+      expect(calls[1]!.map((p) => p.slice(d.length + 1)).sort()).toEqual(["b.py", "c.py"]);
+    } finally {
+      unwatch();
+    }
+  });
+});
