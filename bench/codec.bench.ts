@@ -5,6 +5,7 @@
  */
 import { bench, do_not_optimize, group, run, summary } from "mitata";
 import { versionOf } from "../src/_bridge.ts";
+import { HeadCache } from "../src/_head_cache.ts";
 import {
   FLAG_END,
   FrameDecoder,
@@ -185,6 +186,22 @@ group("new Response(1 KiB body, { status, headers }) (3 headers)", () => {
       do_not_optimize(new Response(BODY, { status: 200, headers: new Headers(RESP_ARRAY) })),
     );
     bench("no headers (floor)", () => do_not_optimize(new Response(BODY, { status: 200 })));
+  });
+});
+
+// What Responder.onResponse does with a small whole response: decode its head, build the Response.
+const SMALL_PAYLOAD = encodeResponse(200, [["content-type", "application/json"], ["content-length", "27"]], new Uint8Array(27));
+const heads = new HeadCache();
+group("response head: decode + new Response (2 headers, 27-byte body)", () => {
+  summary(() => {
+    bench("decodeResponse + object headers", () => {
+      const h = decodeResponse(SMALL_PAYLOAD);
+      return do_not_optimize(new Response(h.body.slice(), { status: h.status, headers: h.headers }));
+    });
+    bench("HeadCache.decode (a hit) + Headers", () => {
+      const h = heads.decode(SMALL_PAYLOAD);
+      return do_not_optimize(new Response(h.body.slice(), { status: h.status, headers: h.headers }));
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 """HTTP benchmark: granian-ts against Granian and uvicorn, all serving bench/bench_app.py
 (ASGI), or with `--interface wsgi` against Granian and gunicorn (gthread), all serving
-bench/wsgi_app.py, or with `--interface rsgi` against Granian, both serving bench/rsgi_app.py.
+bench/wsgi_app.py, or with `--interface rsgi` against Granian, both serving bench/rsgi_app.py;
+`--interface fastapi` runs the ASGI servers on bench/fastapi_app.py (a real framework).
 
 Each server is started on a free port in its own process group, checked with real requests
 (status and body), warmed up, then timed with wrk. Servers run round-robin (round 1: A B C,
@@ -36,6 +37,9 @@ BUN = ROOT / "node_modules" / ".bin" / "bun"
 POST_LUA = BENCH / "post.lua"
 
 GET_BODY_SIZE = 1024
+# What bench/fastapi_app.py answers to GET / (its pydantic model, as JSON).
+FASTAPI_ITEM = {"id": 1, "name": "widget", "tags": ["a", "b", "c"], "price": 9.99}
+FASTAPI_BODY_SIZE = len(json.dumps(FASTAPI_ITEM, separators=(",", ":")))
 ECHO_BODY = bytes(range(256)) * 40  # 10 KiB, every byte value, to catch a body that is mangled
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
@@ -108,9 +112,9 @@ def _embedded(interface: str, target: str) -> ServerSpec:
     )
 
 
-# Per interface: the servers compared, granian-ts first (the ratios are granian-ts to each).
-SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
-    "asgi": _specs(
+def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
+    """granian-ts, Granian and uvicorn serving the ASGI app `target` (module:attr in bench/)."""
+    return _specs(
         ServerSpec(
             "granian-ts",
             lambda args, port: [
@@ -118,19 +122,19 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
                 "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
                 "--log-level", "warning", "--python", args.python,
-                "--working-dir", str(BENCH), "bench_app:app",
+                "--working-dir", str(BENCH), target,
             ],
             _granian_ts_version,
             static_args=_STATIC_ARGS,
         ),
-        _embedded("asgi", "bench_app:app"),
+        _embedded("asgi", target),
         ServerSpec(
             "granian",
             lambda args, port: [
                 args.python, "-m", "granian",
                 "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
-                "--no-ws", "--log-level", "warning", "bench_app:app",
+                "--no-ws", "--log-level", "warning", target,
             ],
             _python_version_of("granian"),
             cwd=BENCH,
@@ -142,12 +146,19 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
                 args.python, "-m", "uvicorn",
                 "--host", "127.0.0.1", "--port", str(port),
                 "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning", "bench_app:app",
+                "--no-access-log", "--log-level", "warning", target,
             ],
             _python_version_of("uvicorn"),
             cwd=BENCH,
         ),
-    ),
+    )
+
+
+# Per interface: the servers compared, granian-ts first (the ratios are granian-ts to each).
+SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
+    "asgi": _asgi_specs("bench_app:app"),
+    # A real framework: a FastAPI JSON endpoint (bench/fastapi_app.py), same servers.
+    "fastapi": _asgi_specs("fastapi_app:app"),
     # One worker process each, running the app on --blocking-threads threads.
     "wsgi": _specs(
         ServerSpec(
@@ -451,7 +462,14 @@ def check_static(args, port: int) -> None:
 
 def check_responses(args, port: int) -> None:
     status, body = request(args, port, "GET", "/")
-    if status != 200 or body != b"x" * GET_BODY_SIZE:
+    if args.interface == "fastapi":
+        try:
+            item = json.loads(body)
+        except ValueError:
+            item = None
+        if status != 200 or item != FASTAPI_ITEM:
+            raise CheckFailed(f"GET / answered {status} with {body[:80]!r} (want 200 and {FASTAPI_ITEM})")
+    elif status != 200 or body != b"x" * GET_BODY_SIZE:
         raise CheckFailed(f"GET / answered {status} with {len(body)} bytes (want 200, {GET_BODY_SIZE} bytes of 'x')")
     status, body = request(args, port, "POST", "/echo", ECHO_BODY)
     if status != 200 or body != ECHO_BODY:
@@ -569,19 +587,38 @@ def run_load(args, port: int, scenario: Scenario, seconds: int) -> dict:
 _TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_us(pid: int) -> float:
+def _side_of(p: int) -> str:
+    """Which side of the server a process is: "bun", "python" or "other" (the npx shim, a shell)."""
+    try:
+        exe = os.path.basename(os.readlink(f"/proc/{p}/exe"))
+    except OSError:
+        return "other"
+    if exe.startswith("bun"):
+        return "bun"
+    return "python" if exe.startswith("python") else "other"
+
+
+def tree_cpu_by_side(pid: int) -> Dict[str, float]:
+    """User + system µs of every process of the tree, summed by side (see `_side_of`)."""
     tree = _children_map()
-    total, todo = 0, [pid]
+    sides: Dict[str, float] = {}
+    todo = [pid]
     while todo:
         p = todo.pop()
         todo.extend(tree.get(p, []))
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            ticks = int(fields[11]) + int(fields[12])  # utime, stime
         except (OSError, IndexError, ValueError):
-            pass
-    return total * _TICK_US
+            continue
+        side = _side_of(p)
+        sides[side] = sides.get(side, 0.0) + ticks * _TICK_US
+    return sides
+
+
+def tree_cpu_us(pid: int) -> float:
+    return sum(tree_cpu_by_side(pid).values())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -666,19 +703,28 @@ def bench_server(args, spec: ServerSpec, scenarios: List[Scenario], logdir: Path
         out = {}
         for sc in scenarios:
             run_load(args, port, sc, WARMUP_SECONDS)
-            cpu0 = tree_cpu_us(proc.pid)
+            cpu0 = tree_cpu_by_side(proc.pid)
             r = run_load(args, port, sc, args.duration)
-            r["cpu_us_per_request"] = (tree_cpu_us(proc.pid) - cpu0) / r["requests"] if r["requests"] else 0.0
+            cpu1 = tree_cpu_by_side(proc.pid)
+            n = r["requests"] or 1
+            # Per side (Bun threads, Python workers): where a server of two runtimes spends it.
+            r["cpu_us_by_side"] = {side: (cpu1[side] - cpu0.get(side, 0.0)) / n for side in cpu1}
+            r["cpu_us_per_request"] = sum(r["cpu_us_by_side"].values()) if r["requests"] else 0.0
             r["rss_kib"] = tree_rss_kib(proc.pid)
             if proc.poll() is not None:
                 raise CheckFailed(f"exited with status {proc.returncode} during the {sc.name} run")
             flag = ""
             if r["errors"]:
                 flag += f"  ({r['errors']} errors)"
-            if r["bytes_per_response"] < sc.body_size:
+            if r["bytes_per_response"] < (FASTAPI_BODY_SIZE if args.interface == "fastapi" and sc.name == "get" else sc.body_size):
                 flag += f"  (only {r['bytes_per_response']:.0f} bytes per response)"
+            sides = r["cpu_us_by_side"]
+            split = (
+                "  (" + ", ".join(f"{k} {v:.1f}" for k, v in sorted(sides.items()) if v >= 0.05) + ")"
+                if len([v for v in sides.values() if v >= 0.05]) > 1 else ""
+            )
             print(
-                f"    {spec.name:<10} {sc.name:<5} {r['rps']:>10.0f} req/s  cpu {r['cpu_us_per_request']:>6.1f} us/req  "
+                f"    {spec.name:<10} {sc.name:<5} {r['rps']:>10.0f} req/s  cpu {r['cpu_us_per_request']:>6.1f} us/req{split}  "
                 f"p99 {r['p99_ms']:>7.2f} ms  "
                 f"rss {r['rss_kib'] / 1024:>6.1f} MiB{flag}",
                 flush=True,
@@ -707,6 +753,10 @@ def summarize(results: Dict[str, Result], scenarios: List[Scenario]) -> dict:
                 "rps_max": max(rps),
                 "p99_ms_median": statistics.median(r["p99_ms"] for r in runs),
                 "cpu_us_median": statistics.median(r["cpu_us_per_request"] for r in runs),
+                "cpu_us_by_side_median": {
+                    side: statistics.median(r["cpu_us_by_side"].get(side, 0.0) for r in runs)
+                    for side in sorted({k for r in runs for k in r["cpu_us_by_side"]})
+                },
                 "rss_mib_max": max(r["rss_kib"] for r in runs) / 1024,
                 "errored_runs": len(res.runs.get(sc.name, [])) - len(runs),
                 "failed_rounds": len(res.failures),
@@ -737,6 +787,9 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
                 runs += f" (+{row['errored_runs']} with errors, left out)"
             if row["failed_rounds"]:
                 runs += f" (+{row['failed_rounds']} failed)"
+            sides = {k: v for k, v in row["cpu_us_by_side_median"].items() if v >= 0.05}
+            if len(sides) > 1:
+                runs += "   CPU us/req by side: " + ", ".join(f"{k} {v:.1f}" for k, v in sides.items())
             print(
                 f"  {name:<12}{row['rps_median']:>10.0f}  {spread:>17}  {row['cpu_us_median']:>10.1f}  {row['p99_ms_median']:>8.2f}  "
                 f"{row['rss_mib_max']:>11.1f}  {runs}"
@@ -775,7 +828,8 @@ def parse_args(argv: Optional[List[str]] = None):
                    "h2c and TLS runs compare granian-ts with Granian only)")
     p.add_argument("--streams", type=int, default=100, help="HTTP/2: concurrent streams per connection (h2load -m; default 100)")
     p.add_argument("--interface", choices=list(SERVERS_BY_INTERFACE), default="asgi",
-                   help="asgi: granian-ts, granian, uvicorn on bench_app.py; wsgi: granian-ts, granian, "
+                   help="asgi: granian-ts, granian, uvicorn on bench_app.py; fastapi: the same on fastapi_app.py "
+                   "(GET: a JSON endpoint); wsgi: granian-ts, granian, "
                    "gunicorn (gthread) on wsgi_app.py; rsgi: granian-ts, granian on rsgi_app.py (default asgi)")
     p.add_argument("--blocking-threads", type=int, default=8,
                    help="WSGI: app threads of every server (--blocking-threads, gunicorn --threads; default 8)")

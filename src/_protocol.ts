@@ -142,7 +142,7 @@ export class FrameDecoder {
   }
 }
 
-const readU32 = (b: Uint8Array, at: number) =>
+export const readU32 = (b: Uint8Array, at: number) =>
   (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 
 /** The payload size of the frame whose header starts at `at`, after checking the header. */
@@ -243,8 +243,11 @@ export const decodeFields = (payload: Uint8Array): string[] => decoder.decode(pa
 
 export interface ResponseHead {
   status: number;
-  /** A plain object (the fastest `HeadersInit` for Bun), or pairs when a name repeats (set-cookie). */
-  headers: Record<string, string> | [string, string][];
+  /**
+   * A plain object, or pairs when a name repeats (set-cookie); a `Headers` when it comes from
+   * src/_head_cache.ts.
+   */
+  headers: Record<string, string> | [string, string][] | Headers;
   /** The app's `content-length` (src/_http.ts `parseContentLength`): -1 if none, NaN if invalid. */
   length: number;
   body: Uint8Array;

@@ -7,6 +7,7 @@
 import { consola } from "consola";
 import type { AccessLogger } from "./_bridge.ts";
 import { NULL_BODY } from "./_content_length.ts";
+import { HeadCache } from "./_head_cache.ts";
 import { FLAG_END, FrameType, type FrameWriter, decodeFileTarget, decodeResponse } from "./_protocol.ts";
 import type { Stream } from "./_stream.ts";
 
@@ -97,11 +98,13 @@ export interface ResponseHost {
 }
 
 export class Responder {
+  private readonly heads = new HeadCache();
+
   constructor(private readonly host: ResponseHost) {}
 
   onResponse(s: Stream, flags: number, payload: Uint8Array) {
     if (s.head) throw new Error("a second response head");
-    const { status, headers, length, body } = decodeResponse(payload);
+    const { status, headers, length, body } = this.heads.decode(payload);
     if (length !== length) throw new Error("the app's content-length is not one valid length");
     // Bun sends no body for these: the head alone answers, and body frames are only drained.
     const noBody = s.isHead || NULL_BODY.has(status);

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_current_task = asyncio.current_task
 
 _FORBIDDEN = encode_response_head_prefix(403, [(b"content-length", b"0")])
 _ERROR_BODY = b"Internal server error"
@@ -69,7 +68,7 @@ class ASGIWebsocket(WebsocketChannel):
                     self.deny(_FORBIDDEN)
         finally:
             self.conn.end_stream(self._id, self)
-            tasks.discard(_current_task())  # type: ignore[arg-type]
+            tasks.discard(self._task)
 
     def _fail(self) -> None:
         if self.finished or self.gone:

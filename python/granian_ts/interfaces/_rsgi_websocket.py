@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_current_task = asyncio.current_task
-
 
 class WebsocketMessageType(IntEnum):
     closed = 0
@@ -137,7 +135,7 @@ class WebsocketProtocol(WebsocketChannel):
                 self.close()
         finally:
             self.conn.end_stream(self._id, self)
-            tasks.discard(_current_task())  # type: ignore[arg-type]
+            tasks.discard(self._task)
 
     def _fail(self) -> None:
         if self.finished:

@@ -33,10 +33,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_current_task = asyncio.current_task
 
 _DISCONNECT = {"type": "http.disconnect"}
-
 
 
 def _decode_path(raw_path: bytes) -> str:
@@ -89,9 +87,7 @@ class ASGIInterface(Interface):
             scope["state"] = state.copy()
         stream = HTTPStream(conn, stream_id, end)
         tasks = self._tasks
-        task = conn.loop.create_task(stream.run(self.app, scope, tasks))
-        # Dropped by run() itself when it ends: cheaper than a done-callback per request.
-        tasks.add(task)
+        stream._spawn(conn.loop, stream.run(self.app, scope, tasks), tasks)
         return stream
 
 
@@ -117,8 +113,8 @@ class ASGIInterface(Interface):
         if state is not None:
             scope["state"] = state.copy()
         stream = ASGIWebsocket(conn, stream_id)
-        task = conn.loop.create_task(stream.run(self.app, scope, self._tasks))
-        self._tasks.add(task)
+        tasks = self._tasks
+        stream._spawn(conn.loop, stream.run(self.app, scope, tasks), tasks)
         return stream
 
 
@@ -153,7 +149,7 @@ class HTTPStream(HTTPExchange):
                 self._fail("the ASGI application returned without completing the response")
         finally:
             self._conn.end_stream(self._id, self)
-            tasks.discard(_current_task())  # type: ignore[arg-type]
+            tasks.discard(self._task)
 
     async def receive(self) -> Dict[str, Any]:
         while True:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Set
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -40,8 +40,19 @@ class AsyncStream(Stream):
     """
 
     # Subclasses set `self._event = None` in their own __init__ (no super() call on the hot path).
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "_task")
     _event: Optional[asyncio.Event]
+    _task: "asyncio.Task[None]"
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop, coro: Any, tasks: Set["asyncio.Task[None]"]) -> None:
+        """Run the app's coroutine as a task held in `tasks` (the loop keeps only weak references).
+
+        run() drops it with `tasks.discard(self._task)` when it ends: cheaper than a done-callback
+        per request, and than asyncio.current_task(), which on 3.11 pays a getpid() syscall. The
+        task is stored before its first step (our loops do not start tasks eagerly).
+        """
+        task = self._task = loop.create_task(coro)
+        tasks.add(task)
 
     def _wake(self) -> None:
         if self._event is not None:

@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 RSGI_VERSION = "1.6"
 
-_current_task = asyncio.current_task
 _MISSING = object()
 
 
@@ -194,9 +193,7 @@ class RSGIInterface(Interface):
         )
         stream = HTTPProtocol(conn, stream_id, end)
         tasks = self._tasks
-        task = conn.loop.create_task(stream.run(self._callback, scope, tasks))
-        # Dropped by run() itself when it ends: cheaper than a done-callback per request.
-        tasks.add(task)
+        stream._spawn(conn.loop, stream.run(self._callback, scope, tasks), tasks)
         return stream
 
 
@@ -209,8 +206,8 @@ class RSGIInterface(Interface):
             Headers(fields[7:]),
         )
         stream = WebsocketProtocol(conn, stream_id)
-        task = conn.loop.create_task(stream.run(self._callback, scope, self._tasks))
-        self._tasks.add(task)
+        tasks = self._tasks
+        stream._spawn(conn.loop, stream.run(self._callback, scope, tasks), tasks)
         return stream
 
 
@@ -288,7 +285,7 @@ class HTTPProtocol(HTTPExchange):
                     self._conn.write_frame(RESPONSE_ABORT, 0, self._id, b"the RSGI application was cancelled")
                     self._finish()
             self._conn.end_stream(self._id, self)
-            tasks.discard(_current_task())  # type: ignore[arg-type]
+            tasks.discard(self._task)
 
     def _fail(self, reason: str) -> None:
         if self._started and not self._streaming:
