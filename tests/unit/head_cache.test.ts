@@ -27,7 +27,7 @@ describe("HeadCache", () => {
     const cache = new HeadCache();
     const h = cache.decode(payload(JSON_HEAD));
     new Response(h.body.slice(), { status: h.status, headers: h.headers }).headers.set("connection", "close");
-    expect(cache.decode(payload(JSON_HEAD)).headers.get("connection")).toBeNull();
+    expect((cache.decode(payload(JSON_HEAD)).headers as Headers).get("connection")).toBeNull();
   });
 
   test("repeated names (set-cookie) and invalid lengths are decoded every time, as pairs and NaN", () => {
