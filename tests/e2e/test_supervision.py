@@ -203,12 +203,22 @@ def test_sigterm_under_keep_alive_load_closes_connections_cleanly():
 
 def test_a_second_sigterm_exits_at_once():
     s = Server(APP).start()
-    t = threading.Thread(target=lambda: httpx.get(s.url + "/slow?s=20", timeout=30), daemon=True)
+    outcome: list = []
+
+    def slow() -> None:
+        try:
+            outcome.append(httpx.get(s.url + "/slow?s=20&tell=1", timeout=30).status_code)
+        except httpx.HTTPError as e:  # what should happen: the second SIGTERM cuts it
+            outcome.append(type(e).__name__)
+
+    t = threading.Thread(target=slow, daemon=True)
     t.start()
-    time.sleep(0.3)
+    assert s.wait_for_log("slow request 1 started")
     s.proc.send_signal(signal.SIGTERM)
     assert s.wait_for_log("shutting down")
     t0 = time.monotonic()
     s.proc.send_signal(signal.SIGTERM)
     assert s.wait_exit(5) != 0
     assert time.monotonic() - t0 < 3
+    t.join(10)
+    assert outcome and outcome[0] != 200, outcome

@@ -39,6 +39,8 @@ async def app(scope, receive, send):
     if path == "/block":  # blocks the worker's event loop, as a sync call in an async app does
         time.sleep(float(query.get("s", 5)))
     elif path == "/slow":
+        if "tell" in query:  # a test waits for this line: the request is in the app
+            print(f"slow request {query['tell']} started", flush=True, file=__import__("sys").stderr)
         await asyncio.sleep(float(query.get("s", 1)))
     elif path == "/leak":  # keeps memory the way a leaking app does
         LEAK.append(bytearray(int(query.get("mb", 1)) << 20))
