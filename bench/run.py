@@ -120,7 +120,7 @@ def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
             lambda args, port: [
                 str(BUN), "bin/granian-ts.mjs", "serve",
                 "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--workers", str(args.workers), "--runtime-threads", "1", "--loop", "uvloop",
                 "--log-level", "warning", "--python", args.python,
                 "--working-dir", str(BENCH), target,
             ],
@@ -133,7 +133,7 @@ def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
             lambda args, port: [
                 args.python, "-m", "granian",
                 "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--workers", str(args.workers), "--runtime-threads", "1", "--loop", "uvloop",
                 "--no-ws", "--log-level", "warning", target,
             ],
             _python_version_of("granian"),
@@ -145,7 +145,7 @@ def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
             lambda args, port: [
                 args.python, "-m", "uvicorn",
                 "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                "--workers", str(args.workers), "--loop", "uvloop", "--http", "httptools",
                 "--no-access-log", "--log-level", "warning", target,
             ],
             _python_version_of("uvicorn"),
@@ -166,7 +166,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             lambda args, port: [
                 str(BUN), "bin/granian-ts.mjs", "serve",
                 "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--runtime-threads", "1", "--blocking-threads", str(args.blocking_threads),
+                "--workers", str(args.workers), "--runtime-threads", "1", "--blocking-threads", str(args.blocking_threads),
                 "--log-level", "warning", "--python", args.python,
                 "--working-dir", str(BENCH), "wsgi_app:app",
             ],
@@ -178,7 +178,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             lambda args, port: [
                 args.python, "-m", "granian",
                 "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--runtime-threads", "1", "--blocking-threads", str(args.blocking_threads),
+                "--workers", str(args.workers), "--runtime-threads", "1", "--blocking-threads", str(args.blocking_threads),
                 "--no-ws", "--log-level", "warning", "wsgi_app:app",
             ],
             _python_version_of("granian"),
@@ -188,7 +188,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             "gunicorn",
             lambda args, port: [
                 args.python, "-m", "gunicorn",
-                "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
                 "--worker-class", "gthread", "--threads", str(args.blocking_threads),
                 "--log-level", "warning", "wsgi_app:app",
             ],
@@ -203,7 +203,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             lambda args, port: [
                 str(BUN), "bin/granian-ts.mjs", "serve",
                 "--interface", "rsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--workers", str(args.workers), "--runtime-threads", "1", "--loop", "uvloop",
                 "--log-level", "warning", "--python", args.python,
                 "--working-dir", str(BENCH), "rsgi_app:app",
             ],
@@ -215,7 +215,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
             lambda args, port: [
                 args.python, "-m", "granian",
                 "--interface", "rsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "1", "--runtime-threads", "1", "--loop", "uvloop",
+                "--workers", str(args.workers), "--runtime-threads", "1", "--loop", "uvloop",
                 "--no-ws", "--log-level", "warning", "rsgi_app:app",
             ],
             _python_version_of("granian"),
@@ -770,7 +770,7 @@ def print_summary(summary: dict, args, scenarios: List[Scenario]) -> None:
         rows = summary[sc.name]
         print(
             f"\n{sc.name}: {sc.about}  "
-            f"({args.interface}, {args.transport.about}, "
+            f"({args.interface}, {args.workers} worker(s), {args.transport.about}, "
             + (f"h2load -c{args.connections} -m{args.streams}" if args.transport.http2 else f"wrk -t{args.threads} -c{args.connections}")
             + f" -d{args.duration}s, {args.rounds} round(s), medians)"
         )
@@ -820,6 +820,7 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument("--duration", type=int, default=10, help="seconds of each timed wrk run (default 10)")
     p.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes of every server (default 1; embedded keeps 1)")
     p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all",
                    help="all: get and post; static: a file served by the server itself, granian-ts against "
                    "Granian (both started with --static-path-mount bench/static); default all")

@@ -115,7 +115,7 @@ export class Responder {
         if (s.isHead && length < 0) data = body.length ? body.slice() : unknownLength();
       } else if (length >= 0 && body.length !== length) {
         return this.mismatch(s, status, headers, length, body.length, true);
-      } else if (body.length) data = body.slice(); // a view into the socket's read buffer
+      } else if (body.length) data = body; // no copy: each socket read is a fresh buffer, and Bun copies the bytes as it builds the Response
       const response = new Response(data, { status, headers });
       s.head = true;
       this.host.accessLog?.(s.req, s.client, status, s.t0, noBody ? 0 : body.length);
@@ -148,7 +148,8 @@ export class Responder {
       if (s.received > length) this.mismatch(s, status, headers, length, s.received, false);
       return;
     }
-    if (body.length) s.queue.push(body.slice());
+    // Copied: a view would keep the whole socket read it came in alive while the client reads.
+    s.queue = body.length ? [body.slice()] : [];
     const stream = new ReadableStream<Uint8Array>(
       {
         start: (c) => {

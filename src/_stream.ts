@@ -1,6 +1,9 @@
 /** One request in flight on a worker connection (src/_bridge.ts): its state, both directions. */
 import type { WorkerBridge } from "./_bridge.ts";
 
+// Most responses come whole and never queue: no array per request until one streams.
+const NONE: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 export class Stream {
   /** Set once the Response was handed to Bun (`resolve` called). */
   started = false;
@@ -13,7 +16,8 @@ export class Stream {
 
   // response body, when it streams
   ctrl: ReadableStreamDefaultController<Uint8Array> | null = null;
-  queue: Uint8Array[] = [];
+  /** Chunks not yet pulled by Bun; set when the body starts to stream (src/_response.ts). */
+  queue: Uint8Array[] = NONE;
   ended = false;
   waiting: (() => void) | null = null;
   /** The app's content-length (-1: none) and the body bytes it sent so far. */
@@ -22,7 +26,7 @@ export class Stream {
   /** A declared-length body held whole before answering (see `HOLD_LIMIT` in src/_response.ts). */
   heldBody: Uint8Array[] | null = null;
   status = 200;
-  headers: NonNullable<ConstructorParameters<typeof Response>[1]>["headers"] = {};
+  headers: NonNullable<ConstructorParameters<typeof Response>[1]>["headers"] = undefined;
   /** The answer went out without a body (HEAD, 204, 304): body frames are only acknowledged. */
   discard = false;
 

@@ -120,6 +120,8 @@ class Worker(ConnectionHost):
             # Bun's end of the pipe closed: Bun exited, even if it was SIGKILLed. Nothing is
             # left to serve, and lingering would hold the app's resources.
             logger.info("parent process is gone (stdin closed), exiting")
+            # os._exit skips serve()'s finally: the socket would stay behind in the temp dir.
+            self._unlink_socket()
             os._exit(EXIT_OK)
 
     # Startup

@@ -1,4 +1,5 @@
 """Start-up, workers, supervision and shutdown of real granian-ts processes."""
+import glob
 import os
 import signal
 import subprocess
@@ -85,12 +86,16 @@ def test_sigkill_leaves_no_orphans():
     s = Server("raw_asgi:app", args=["--workers", "2"]).start()
     pids = set(tree_pids(s.proc.pid)) - {s.proc.pid}
     assert len(pids) >= 2  # the Python workers
+    # Each worker's socket (src/_python.ts names it after Bun's pid): Bun cannot remove them now.
+    sockets = glob.glob(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"granian-ts-{s.proc.pid}-*.sock"))
+    assert len(sockets) == 2
     s.proc.send_signal(signal.SIGKILL)
     s.proc.wait()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and _alive(p) for p in pids):
         time.sleep(0.1)
     assert not [p for p in pids if os.path.exists(f"/proc/{p}") and _alive(p)]
+    assert not [p for p in sockets if os.path.exists(p)]
 
 
 def test_npx_shim_under_node_leaves_no_orphans():
