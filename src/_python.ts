@@ -77,7 +77,11 @@ export class PythonWorker {
       throw new StartupError(`could not start the Python interpreter ${JSON.stringify(o.python)}: ${(err as Error).message}`);
     }
     this.pid = this.proc.pid;
-    this.exited = this.proc.exited;
+    // However the process ends (a SIGKILL too), its socket file goes with it: we named it.
+    this.exited = this.proc.exited.then((code) => {
+      this.unlinkSocket();
+      return code;
+    });
     this.stderrDone = this.passStderr(this.proc.stderr);
     let ready = false;
     const exited = this.exited.then((code) => {
@@ -208,6 +212,10 @@ export class PythonWorker {
 
   private cleanup() {
     this.control?.end();
+    this.unlinkSocket();
+  }
+
+  private unlinkSocket() {
     try {
       unlinkSync(this.socketPath);
     } catch {}

@@ -88,12 +88,16 @@ def test_kill_9_under_load_fails_only_in_flight_requests(make_server):
 def test_respawned_worker_is_back_within_2s(make_server):
     s = make_server(APP, args=["--workers", "2", "--respawn-failed-workers"])
     first = _wait_workers(s, 2)
+    with open(f"/proc/{first[1]}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    socket_path = argv[argv.index(b"--socket") + 1].decode()
     os.kill(first[1], signal.SIGKILL)
     t0 = time.monotonic()
     _wait_workers(s, 2, exclude=[first[1]])
     assert s.wait_for_log("respawned", timeout=5)
     assert time.monotonic() - t0 < 2
     assert len(_pids(s, 2)) == 2
+    assert not os.path.exists(socket_path)  # the killed worker could not remove it; Bun did
 
 
 def test_a_blocked_worker_gets_no_new_requests(make_server):
