@@ -86,7 +86,6 @@ export class WorkerBridge {
   /** Streams opened since the last abort sweep, and those opened in the period before it. */
   private young: Stream[] = [];
   private aging: Stream[] = [];
-  private sweeping = false;
   /** Accepted websockets, by stream id (src/_websocket.ts). */
   private readonly sessions = new Map<number, WsSession>();
   /** The server of the last upgrade request: the one to upgrade it with. */
@@ -265,11 +264,8 @@ export class WorkerBridge {
    * a signal first touched after the fact.
    */
   private watchAbort(s: Stream) {
-    this.young.push(s);
-    if (!this.sweeping) {
-      this.sweeping = true;
-      setTimeout(this.sweep, ABORT_SWEEP_MS);
-    }
+    // The timer runs while either list holds streams: the first into both empty lists starts it.
+    if (this.young.push(s) === 1 && this.aging.length === 0) setTimeout(this.sweep, ABORT_SWEEP_MS);
   }
 
   private sweep = () => {
@@ -290,7 +286,6 @@ export class WorkerBridge {
       }
     }
     if (this.aging.length > 0) setTimeout(this.sweep, ABORT_SWEEP_MS);
-    else this.sweeping = false;
   };
 
   private gone = (s: Stream) => this.disconnect(s);

@@ -2,6 +2,7 @@
 import asyncio
 import json
 import os
+import sys
 import time
 
 CRASH_AFTER = os.environ.get("SUPERVISED_CRASH_AFTER")  # seconds after startup: the worker dies
@@ -17,7 +18,7 @@ async def _send(send, obj, status=200):
 
 async def _crash_later(delay):
     await asyncio.sleep(delay)
-    print("RuntimeError: the app's background task crashed", flush=True, file=__import__("sys").stderr)
+    print("RuntimeError: the app's background task crashed", flush=True, file=sys.stderr)
     os._exit(7)
 
 
@@ -40,7 +41,7 @@ async def app(scope, receive, send):
         time.sleep(float(query.get("s", 5)))
     elif path == "/slow":
         if "tell" in query:  # a test waits for this line: the request is in the app
-            print(f"slow request {query['tell']} started", flush=True, file=__import__("sys").stderr)
+            print(f"slow request {query['tell']} started", flush=True, file=sys.stderr)
         await asyncio.sleep(float(query.get("s", 1)))
     elif path == "/leak":  # keeps memory the way a leaking app does
         LEAK.append(bytearray(int(query.get("mb", 1)) << 20))
