@@ -1,6 +1,6 @@
 /** `granian-ts serve`: argv → options → `Granian`. Everything else lives in src/. */
 import { defineCommand, type ArgsDef } from "citty";
-import { consola } from "consola";
+import { consola } from "../src/logs/_consola.ts";
 import { Granian } from "../src/server.ts";
 import { OPTIONS, envOf, flagsOf, type OptionName } from "../src/options.ts";
 import { watchParent } from "./_parent.ts";

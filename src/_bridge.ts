@@ -7,7 +7,7 @@
  * write buffer, and no syscall of its own: frames go out in one write per event-loop turn.
  */
 import type { Server, Socket } from "bun";
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import type { ProxyResolver } from "./_proxy.ts";
 import { parseContentLength } from "./_content_length.ts";
 import {

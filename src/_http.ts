@@ -7,7 +7,7 @@
  * are accepted for command-line compatibility and named in one start-up warning each.
  */
 import type { Server } from "bun";
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import { OPTIONS, flagOf, type OptionName, type ResolvedOptions } from "./options.ts";
 
 export interface HTTPConfig {

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import { OPTIONS, OptionError, flagOf, type OptionName, type ResolvedOptions } from "./options.ts";
 
 /** Granian options with no effect here, and why. */

@@ -3,7 +3,7 @@
  * prctl(PR_SET_NAME), at most 15 bytes). Bun's `process.title` does not change it. Elsewhere,
  * or if libc cannot be loaded, the option is a warning.
  */
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 
 const PR_SET_NAME = 15;
 

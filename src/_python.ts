@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { FrameDecoder, FrameType, encodeFrame } from "./_protocol.ts";
 import type { ResolvedOptions } from "./options.ts";
+import { within } from "./_within.ts";
 
 /** python/ holds the granian_ts package; it goes on the worker's PYTHONPATH. */
 const PYTHON_DIR = resolve(import.meta.dir, "../python");
@@ -128,7 +129,7 @@ export class PythonWorker {
    * can arrive before the traceback written just ahead of it.
    */
   async errorLocation(): Promise<string> {
-    await Promise.race([this.stderrDone, Bun.sleep(1000)]);
+    await within(this.stderrDone, 1000);
     const frames = [...this.tail.matchAll(/File "([^"]+)", line (\d+)/g)].filter(
       ([, file]) => !file!.startsWith("<") && !file!.startsWith(PYTHON_DIR),
     );
@@ -197,8 +198,7 @@ export class PythonWorker {
     const done = new Promise<void>((r) => (this.stopped = r));
     if (this.control) this.control.write(encodeFrame(FrameType.STOP, 0, 0));
     else this.proc.kill("SIGTERM");
-    const timer = Bun.sleep(timeoutMs).then(() => "timeout");
-    const outcome = await Promise.race([this.exited, timer, done.then(() => this.exited)]);
+    const outcome = await within(Promise.race([this.exited, done.then(() => this.exited)]), timeoutMs, "timeout");
     if (outcome === "timeout") this.proc.kill("SIGKILL");
     await this.exited;
     this.cleanup();

@@ -5,6 +5,7 @@
  */
 import { FLAG_END, FrameType, type FrameWriter, MAX_CHUNK, WINDOW } from "./_protocol.ts";
 import type { Stream } from "./_stream.ts";
+import { within } from "./_within.ts";
 
 /** Bodies up to this size (by content-length) are read whole rather than streamed. */
 export const SMALL_BODY = 64 * 1024;
@@ -36,10 +37,7 @@ const STALLED = Symbol("stalled");
  * body must not hold its request slot (and the app) forever (--body-read-timeout).
  */
 export function orStall<T>(p: Promise<T>, ms: number): Promise<T | typeof STALLED> {
-  if (ms <= 0) return p;
-  let timer: ReturnType<typeof setTimeout>;
-  const stall = new Promise<typeof STALLED>((r) => (timer = setTimeout(r, ms, STALLED)));
-  return Promise.race([p, stall]).finally(() => clearTimeout(timer));
+  return ms <= 0 ? p : within(p, ms, STALLED);
 }
 
 export const isStalled = (v: unknown): v is typeof STALLED => v === STALLED;

@@ -4,7 +4,7 @@
  * content-length), streamed, or cut when the body does not match its length — and the
  * `Response`s the bridge answers with itself.
  */
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import type { AccessLogger } from "./_bridge.ts";
 import { NULL_BODY } from "./_content_length.ts";
 import { HeadCache } from "./_head_cache.ts";

@@ -13,7 +13,7 @@
  * a worker whose new code does not start is not kept on its old code — it stays down until
  * the next change, and with no worker up every request gets 503 at once.
  */
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import { PythonWorker } from "./_python.ts";
 import { RoutingTable, SlotState } from "./_routing.ts";
 import type { ResolvedOptions } from "./options.ts";

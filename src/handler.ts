@@ -6,7 +6,7 @@
  * worker's socket, as it does on a `serve` listener thread: no extra copy, no extra hop.
  */
 import type { Server } from "bun";
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import { WorkerBridge } from "./_bridge.ts";
 import { setLogLevel } from "./logs/index.ts";
 import { PythonWorker } from "./_python.ts";
@@ -15,6 +15,7 @@ import { websocketHandlers } from "./_websocket.ts";
 import { getInterface } from "./interfaces/index.ts";
 import { resolveOptions, type ResolvedOptions } from "./options.ts";
 import type { HandlerOptions, PythonHandler } from "./types.ts";
+import { within } from "./_within.ts";
 
 const log = consola.withTag("granian-ts");
 
@@ -174,7 +175,7 @@ class EmbeddedHandler implements PythonHandler {
     const bridges = this.pool.bridgesInUse;
     for (const b of bridges) b.closeWebsockets(1001, "server shutting down");
     const drained = Promise.all(bridges.map((b) => b.drained()));
-    await Promise.race([drained, Bun.sleep(this.opts.shutdownTimeout * 1000)]);
+    await within(drained, this.opts.shutdownTimeout * 1000);
     for (const b of bridges) b.close();
     await Promise.all(this.workers.map((w) => w?.stop()));
   }

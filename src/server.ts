@@ -3,7 +3,7 @@
  * supervisor and the listener threads only read resolved values.
  */
 import http from "node:http";
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import { getInterface } from "./interfaces/index.ts";
 import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
 import { ensurePortFree } from "./_port.ts";

@@ -8,7 +8,7 @@
  */
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { consola } from "consola";
+import { consola } from "./logs/_consola.ts";
 import { OptionError, flagOf, type OptionName, type ResolvedOptions } from "./options.ts";
 
 /** What the listener threads need (structured-clone safe: strings and booleans). */

@@ -4,8 +4,7 @@
  * observer the listener hands to the bridge and the static-file handler; with the access log
  * off there is no observer and a request pays nothing for it.
  */
-import { consola, LogLevels, type ConsolaReporter, type LogObject } from "consola";
-import { formatWithOptions } from "node:util";
+import { consola, formatArgs, LogLevels, type ConsolaReporter, type LogObject } from "./_consola.ts";
 import { OptionError, type ResolvedOptions } from "../options.ts";
 import { logSettings, type LogSettings } from "./config.ts";
 import { compileFormat, DEFAULT_ACCESS_FMT, jsonRecord, type AccessRecord } from "./format.ts";
@@ -35,7 +34,7 @@ const CONSOLA_TO_GRANIAN: Record<string, string> = { fatal: "critical", error: "
 function jsonReporter(stream: NodeJS.WriteStream): ConsolaReporter {
   return {
     log(obj: LogObject) {
-      const message = formatWithOptions({ colors: false }, ...(obj.args as unknown[]));
+      const message = formatArgs(obj.args);
       stream.write(
         JSON.stringify({ time: obj.date.toISOString(), level: CONSOLA_TO_GRANIAN[obj.type] ?? obj.type, logger: obj.tag || "granian-ts", message }) + "\n",
       );

@@ -13,7 +13,7 @@
  * cannot do this: Bun closes idle keep-alive connections when a server stops listening.
  */
 import { closeSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
-import { consola } from "consola";
+import { consola } from "../logs/_consola.ts";
 import { epollModify, getFdLimit, isListening, setFdSoftLimit, type FdLimit } from "../_libc.ts";
 
 /**

@@ -1,12 +1,20 @@
 /**
- * The listener threads (src/_listener.ts), seen from the supervisor: start them, tell all of
- * them when a worker comes (attach) or goes (detach), and replace a thread that dies.
+ * The listeners (src/_listener.ts), seen from the supervisor: start them, tell all of them
+ * when a worker comes (attach) or goes (detach), and replace a thread that dies.
+ *
+ * The first listener runs on the main thread, the others each on a Worker thread. The main
+ * thread is idle once the workers are up, and a Worker is a JS VM of its own that loads the
+ * listener's modules again: about 10 MiB of RSS that one listener (the default: one worker,
+ * one runtime thread) does not need. Both speak the same messages; only a Worker can end
+ * apart from the process, so only they are replaced when they die.
  */
 import type { Snapshot } from "../metrics/index.ts";
-import { consola } from "consola";
+import { consola } from "../logs/_consola.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type { RoutingTable } from "../_routing.ts";
 import type { ListenConfig, ListenerCommand, ListenerConfig, ListenerEvent, WorkerAddress } from "../types.ts";
+import { createListener } from "../_listener.ts";
+import { within } from "../_within.ts";
 
 const log = consola.withTag("granian-ts");
 
@@ -14,8 +22,33 @@ class ListenerError extends Error {
   override name = "ListenerError";
 }
 
+/** What the supervisor holds of a listener: a Worker, or one on this thread that acts as one. */
+interface ListenerPort {
+  postMessage(cmd: ListenerCommand): void;
+  terminate(): void;
+}
+
+/**
+ * A listener on the main thread behind the Worker's interface. Messages go both ways on a
+ * microtask, as they would arrive from a thread: nothing runs inside the sender's call.
+ */
+function inlineListener(onEvent: (e: ListenerEvent) => void): ListenerPort {
+  let ended = false;
+  const handle = createListener({
+    post: (e) => queueMicrotask(() => ended || onEvent(e)),
+    exit: () => {},
+  });
+  return {
+    postMessage: (cmd) => queueMicrotask(() => handle(cmd)),
+    // The listener stops itself on "stop"; this only silences what it still reports.
+    terminate: () => {
+      ended = true;
+    },
+  };
+}
+
 interface Thread {
-  worker: Worker;
+  worker: ListenerPort;
   name: string;
   /** Waiters for this thread's events; each returns true once it consumed its event. */
   waiters: Set<(e: ListenerEvent) => boolean>;
@@ -69,12 +102,19 @@ export class ListenerThreads {
   }
 
   private async spawn(name: string, at: number): Promise<void> {
-    const t: Thread = { worker: new Worker(new URL("../_listener.ts", import.meta.url)), name, waiters: new Set(), stopping: false };
-    t.worker.onmessage = (ev: MessageEvent<ListenerEvent>) => {
-      if (ev.data.type === "metrics") return this.onMetrics?.(ev.data.snapshot);
-      for (const w of t.waiters) if (w(ev.data)) t.waiters.delete(w);
+    const onEvent = (e: ListenerEvent) => {
+      if (e.type === "metrics") return this.onMetrics?.(e.snapshot);
+      for (const w of t.waiters) if (w(e)) t.waiters.delete(w);
     };
-    t.worker.addEventListener("close", () => this.died(t));
+    let worker: ListenerPort;
+    if (at === 0) worker = inlineListener(onEvent);
+    else {
+      const w = new Worker(new URL("../_listener.ts", import.meta.url));
+      w.onmessage = (ev: MessageEvent<ListenerEvent>) => onEvent(ev.data);
+      w.addEventListener("close", () => this.died(t));
+      worker = w;
+    }
+    const t: Thread = { worker, name, waiters: new Set(), stopping: false };
     this.threads[at] = t;
     const listening = this.next(t, (e) => e.type === "listening");
     this.send(t, { type: "start", config: this.config(name), table: this.table.buffer, slots: this.table.slots, attach: this.current() });
@@ -130,7 +170,7 @@ export class ListenerThreads {
       this.threads.map(async (t) => {
         const done = this.next(t, (e) => e.type === "detached" && e.slot === slot).catch(() => {});
         this.send(t, { type: "detach", slot, timeoutMs });
-        await Promise.race([done, Bun.sleep(timeoutMs + 2000)]);
+        await within(done, timeoutMs + 2000);
       }),
     );
   }
@@ -143,13 +183,13 @@ export class ListenerThreads {
         t.stopping = true;
         const stopped = this.next(t, (e) => e.type === "stopped").catch(() => {});
         this.send(t, { type: "stop", timeoutMs });
-        await Promise.race([stopped, Bun.sleep(timeoutMs + 2000)]);
+        await within(stopped, timeoutMs + 2000);
         t.worker.terminate();
       }),
     );
   }
 
-  /** For tests of the replacement: end one thread as a crash would. */
+  /** For tests of the replacement: end one thread (not the first, on the main thread) as a crash would. */
   terminate(at: number) {
     this.threads[at]?.worker.terminate();
   }

@@ -42,10 +42,11 @@ test("reload() replaces every worker one at a time while requests keep being ans
 }, 30_000);
 
 test("a listener thread that dies is replaced", async () => {
-  const s = server({ workers: 1 });
+  // Two listeners: the first runs on the main thread, the second on a Worker thread.
+  const s = server({ workers: 1, runtimeThreads: 2 });
   await s.serve();
   // Internal handle: end the thread as a crash would.
-  (s as unknown as { supervisor: { listeners: { terminate(at: number): void } } }).supervisor.listeners.terminate(0);
+  (s as unknown as { supervisor: { listeners: { terminate(at: number): void } } }).supervisor.listeners.terminate(1);
   const deadline = Date.now() + 10_000;
   let ok = false;
   while (!ok && Date.now() < deadline) {
