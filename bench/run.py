@@ -118,7 +118,7 @@ def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
         ServerSpec(
             "granian-ts",
             lambda args, port: [
-                str(BUN), "bin/granian-ts.mjs", "serve",
+                str(ROOT / "bin" / "granian-ts"), "serve",
                 "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(args.workers), "--runtime-threads", "1", "--loop", "uvloop",
                 "--log-level", "warning", "--python", args.python,
@@ -164,7 +164,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
         ServerSpec(
             "granian-ts",
             lambda args, port: [
-                str(BUN), "bin/granian-ts.mjs", "serve",
+                str(ROOT / "bin" / "granian-ts"), "serve",
                 "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(args.workers), "--runtime-threads", "1", "--blocking-threads", str(args.blocking_threads),
                 "--log-level", "warning", "--python", args.python,
@@ -201,7 +201,7 @@ SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
         ServerSpec(
             "granian-ts",
             lambda args, port: [
-                str(BUN), "bin/granian-ts.mjs", "serve",
+                str(ROOT / "bin" / "granian-ts"), "serve",
                 "--interface", "rsgi", "--host", "127.0.0.1", "--port", str(port),
                 "--workers", str(args.workers), "--runtime-threads", "1", "--loop", "uvloop",
                 "--log-level", "warning", "--python", args.python,
