@@ -55,7 +55,9 @@ WORKDIR /app
 USER app
 # GRANIAN_* are the options of `serve` (README, "Options"). The shutdown timeout stays under
 # `docker stop`'s 10 s, so in-flight requests finish before Docker would SIGKILL.
-ENV GRANIAN_HOST=0.0.0.0 \
+# BUN_JSC_forceRAMSize: what bin/granian-ts sets (README, "Installing"), for this entry point.
+ENV BUN_JSC_forceRAMSize=1073741824 \
+    GRANIAN_HOST=0.0.0.0 \
     GRANIAN_PORT=8000 \
     GRANIAN_INTERFACE=asgi \
     GRANIAN_TS_SHUTDOWN_TIMEOUT=8 \
