@@ -4,7 +4,7 @@
  *
  * The first listener runs on the main thread, the others each on a Worker thread. The main
  * thread is idle once the workers are up, and a Worker is a JS VM of its own that loads the
- * listener's modules again: about 10 MiB of RSS that one listener (the default: one worker,
+ * listener's modules again: about 5 MiB of RSS that one listener (the default: one worker,
  * one runtime thread) does not need. Both speak the same messages; only a Worker can end
  * apart from the process, so only they are replaced when they die.
  */
