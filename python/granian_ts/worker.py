@@ -30,7 +30,7 @@ from .protocol import READY, STARTING, STARTUP_FAILED, STOPPED
 logger = logging.getLogger(__name__)
 
 EXIT_OK = 0
-EXIT_USAGE = 2  # argparse's own status for bad options; also an unavailable --loop
+EXIT_USAGE = 2  # bad options (config.parse_args, as argparse does); also an unavailable --loop
 EXIT_STARTUP_FAILED = 3
 
 # A worker that failed before Bun's HELLO waits this long for it, so Bun still learns why.

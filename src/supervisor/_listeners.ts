@@ -109,7 +109,9 @@ export class ListenerThreads {
     let worker: ListenerPort;
     if (at === 0) worker = inlineListener(onEvent);
     else {
-      const w = new Worker(new URL("../_listener.ts", import.meta.url));
+      // smol: a heap that grows less between collections. Measured (2 workers, wrk -c64): the
+      // tree under load 130-131 -> 126-127 MiB for ~0.4 µs more CPU per request (~1.6%).
+      const w = new Worker(new URL("../_listener.ts", import.meta.url), { smol: true });
       w.onmessage = (ev: MessageEvent<ListenerEvent>) => onEvent(ev.data);
       w.addEventListener("close", () => this.died(t));
       worker = w;
