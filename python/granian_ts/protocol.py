@@ -240,6 +240,29 @@ def bad_header_field(fields: Sequence[Any], what: str = "response header") -> Va
     return ValueError(f"invalid {what}s {fields[1:]!r}")
 
 
+class HeadCache(dict):  # type: ignore[type-arg]
+    """Heads seen before, joined -> their checked RESPONSE prefix.
+
+    Most responses repeat a few heads, and a hit skips the match, the encode and the length
+    prefix (~0.3 µs of a 0.7 µs encode). Emptied when full, so heads that never repeat (a
+    per-request cookie) cost a clear now and then and never hold memory. One per way of
+    encoding: the same text head goes to Bun as different bytes for RSGI and for WSGI.
+    """
+
+    __slots__ = ()
+    MAX = 512
+
+    def remember(self, head: Any, prefix: bytes) -> bytes:
+        if len(self) >= self.MAX:
+            self.clear()
+        self[head] = prefix
+        return prefix
+
+
+_HEADS = HeadCache()
+_TEXT_HEADS = HeadCache()
+
+
 def encode_response_head_prefix(status: int, headers: Sequence[Tuple[bytes, bytes]]) -> bytes:
     """The start of a RESPONSE payload: u32 head length, then the NUL-joined head.
 
@@ -258,11 +281,18 @@ def encode_response_head_prefix(status: int, headers: Sequence[Tuple[bytes, byte
     except TypeError:
         bad = next(f for f in fields if not isinstance(f, (bytes, bytearray, memoryview)))
         raise TypeError(f"response header names and values must be bytes, got {bad!r}") from None
-    if head.count(b"\0") != len(fields) - 1 or _clean_head(head) is None:
+    # The NUL count first: fields that smuggle a NUL can join to a head cached from clean ones.
+    if head.count(b"\0") != len(fields) - 1:
+        raise bad_header_field(fields)
+    prefix = _HEADS.get(head)
+    if prefix is not None:
+        return prefix
+    key = head
+    if _clean_head(head) is None:
         raise bad_header_field(fields)
     if not head.isascii():
         head = head.decode("latin-1").encode("utf-8")
-    return U32.pack(len(head)) + head
+    return _HEADS.remember(key, U32.pack(len(head)) + head)
 
 
 def encode_response_head(status: int, headers: Sequence[Tuple[bytes, bytes]], body: bytes = b"") -> bytes:
@@ -295,15 +325,20 @@ def encode_response_head_text(status: int, headers: TextHeaders) -> bytes:
     except TypeError:
         bad = next(f for f in fields if not isinstance(f, str))
         raise TypeError(f"response header names and values must be str, got {bad!r}") from None
+    if head.count("\0") != len(fields) - 1:
+        raise bad_header_field(fields)
+    prefix = _TEXT_HEADS.get(head)
+    if prefix is not None:
+        return prefix
     if head.isascii():
         data = head.encode("ascii")
     else:
         data = head.encode("utf-8").decode("latin-1").encode("utf-8")
     # Checked as the bytes that go to Bun: past ASCII every byte is >= 0x80, so a name with
     # such a character fails the token class and a value passes, as they should.
-    if data.count(b"\0") != len(fields) - 1 or _clean_head(data) is None:
+    if _clean_head(data) is None:
         raise bad_header_field(fields)
-    return U32.pack(len(data)) + data
+    return _TEXT_HEADS.remember(head, U32.pack(len(data)) + data)
 
 
 def encode_file_target(path: str, start: Optional[int] = None, end: Optional[int] = None) -> bytes:

@@ -238,3 +238,32 @@ def test_ws_close_payload_round_trips_code_and_utf8_reason(golden_frames):
     assert encode_close(4000, "bye \u00e9").hex() == frame["payload_hex"]
     with pytest.raises(ProtocolError):
         decode_close(b"\x01")
+
+
+def test_cached_heads_are_checked_like_new_ones_and_the_cache_stays_bounded():
+    from granian_ts import protocol
+    from granian_ts.interfaces.wsgi import encode_wsgi_head
+
+    clean = [(b"x-a", b"1"), (b"x-b", b"2")]
+    first = encode_response_head(200, clean)
+    assert encode_response_head(200, clean) == first  # from the cache now
+    # The same joined bytes from fields that smuggle NULs must still be refused after a hit.
+    with pytest.raises(ValueError, match="contains NUL"):
+        encode_response_head(200, [(b"x-a", b"1\x00x-b\x002")])
+    text = [("x-a", "1"), ("x-b", "2")]
+    encode_response_head_text(200, text)
+    with pytest.raises(ValueError, match="NUL"):
+        encode_response_head_text(200, [("x-a", "1\x00x-b\x002")])
+    encode_wsgi_head("200 OK", text)
+    with pytest.raises(ValueError, match="NUL"):
+        encode_wsgi_head("200 OK", [("x-a", "1\x00x-b\x002")])
+    # One text head, two encodings: RSGI puts text on the wire as UTF-8, WSGI as latin-1.
+    latin = [("x-l", "caf\u00e9")]
+    rsgi, wsgi = encode_response_head_text(200, latin), encode_wsgi_head("200 OK", latin)
+    assert decode_response_head(rsgi)[1] == [(b"x-l", "caf\u00e9".encode("utf-8"))]
+    assert decode_response_head(wsgi)[1] == [(b"x-l", b"caf\xe9")]
+    assert encode_response_head_text(200, latin) == rsgi and encode_wsgi_head("200 OK", latin) == wsgi
+    # Heads that never repeat never hold more than the cache's bound.
+    for n in range(protocol.HeadCache.MAX * 3):
+        encode_response_head(200, [(b"set-cookie", b"s=%d" % n)])
+    assert len(protocol._HEADS) <= protocol.HeadCache.MAX

@@ -34,6 +34,7 @@ from ..protocol import (
     RESPONSE_BODY,
     U32,
     WINDOW,
+    HeadCache,
     RequestHead,
     check_text_head,
     decode_request_head,
@@ -182,6 +183,9 @@ class LoopCalls:
 # Request and response helpers
 
 
+# WSGI's heads as they go to Bun (latin-1 code points as UTF-8): not RSGI's encoding of text.
+_HEADS = HeadCache()
+
 # Statuses a Fetch Response takes (https://fetch.spec.whatwg.org/#dom-response): Bun builds one.
 _STATUS_CODES = frozenset("%d" % code for code in range(200, 600))
 
@@ -208,6 +212,11 @@ def encode_wsgi_head(status: Any, headers: Any) -> bytes:
     except TypeError:
         bad = next(f for f in fields if not isinstance(f, str))
         raise TypeError(f"WSGI response header names and values must be str, got {bad!r}") from None
+    # A head seen before was checked then (its NUL count is checked again, as in protocol.py).
+    if head.count("\0") == len(fields) - 1:
+        prefix = _HEADS.get(head)
+        if prefix is not None:
+            return prefix
     # Names must be HTTP tokens, values free of NUL, CR and LF: Bun's Headers refuse the rest.
     check_text_head(head, fields, "WSGI response header")
     if head.isascii():
@@ -219,7 +228,7 @@ def encode_wsgi_head(status: Any, headers: Any) -> bytes:
             bad = next(f for f in fields if not f.isascii() and not _is_latin1(f))
             raise ValueError(f"WSGI response header {bad!r} is not latin-1 (PEP 3333: native strings)") from None
         data = head.encode("utf-8")  # latin-1 code points as UTF-8: the wire's text (protocol.md)
-    return _pack_u32(len(data)) + data
+    return _HEADS.remember(head, _pack_u32(len(data)) + data)
 
 
 def _is_latin1(text: str) -> bool:
