@@ -86,8 +86,8 @@ def _granian_ts_version(_python: str) -> str:
     return f"{version} ({commit}{'+dirty' if dirty else ''})" if commit else version
 
 
-def _specs(*specs: ServerSpec) -> Dict[str, ServerSpec]:
-    out = {spec.name: spec for spec in specs}
+def _specs(*specs: ServerSpec, floors: bool = True) -> Dict[str, ServerSpec]:
+    out = {spec.name: spec for spec in specs + (tuple(_floors()) if floors else ())}
     # granian-ts with its optional costs switched on, to measure them against itself (same run).
     base = out["granian-ts"]
     for extra in (
@@ -101,6 +101,15 @@ def _specs(*specs: ServerSpec) -> Dict[str, ServerSpec]:
 _STATIC_ARGS = ["--static-path-route", "/static", "--static-path-mount", str(STATIC_DIR)]
 
 
+def _floors() -> List[ServerSpec]:
+    """A bare Bun.serve answering like the bench apps (bench/floor.ts): what Bun costs alone."""
+    bun_version = lambda _python: _output([str(BUN), "--version"]) or "not found"
+    return [
+        ServerSpec("bun-floor", lambda args, port: [str(BUN), "bench/floor.ts", str(port)], bun_version),
+        ServerSpec("bun-floor+ip", lambda args, port: [str(BUN), "bench/floor.ts", str(port), "ip"], bun_version),
+    ]
+
+
 def _embedded(interface: str, target: str) -> ServerSpec:
     """granian-ts's createHandler inside a plain Bun.serve (bench/embedded.ts), one worker."""
     return ServerSpec(
@@ -112,7 +121,7 @@ def _embedded(interface: str, target: str) -> ServerSpec:
     )
 
 
-def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
+def _asgi_specs(target: str, floors: bool = True) -> Dict[str, ServerSpec]:
     """granian-ts, Granian and uvicorn serving the ASGI app `target` (module:attr in bench/)."""
     return _specs(
         ServerSpec(
@@ -151,6 +160,7 @@ def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
             _python_version_of("uvicorn"),
             cwd=BENCH,
         ),
+        floors=floors,
     )
 
 
@@ -158,7 +168,7 @@ def _asgi_specs(target: str) -> Dict[str, ServerSpec]:
 SERVERS_BY_INTERFACE: Dict[str, Dict[str, ServerSpec]] = {
     "asgi": _asgi_specs("bench_app:app"),
     # A real framework: a FastAPI JSON endpoint (bench/fastapi_app.py), same servers.
-    "fastapi": _asgi_specs("fastapi_app:app"),
+    "fastapi": _asgi_specs("fastapi_app:app", floors=False),  # the floors answer bench_app.py's bytes
     # One worker process each, running the app on --blocking-threads threads.
     "wsgi": _specs(
         ServerSpec(
@@ -846,7 +856,8 @@ def parse_args(argv: Optional[List[str]] = None):
     args.specs = SERVERS_BY_INTERFACE[args.interface]
     args.transport = TRANSPORTS[args.transport]
     able = [n for n in args.specs if args.transport.name == "h1" or n in args.transport.extra]
-    default = ",".join(n for n in able if "+" not in n)  # the +access-log/+metrics variants only when asked
+    # The +access-log/+metrics variants and the Bun floors only when asked.
+    default = ",".join(n for n in able if "+" not in n and not n.startswith("bun-floor"))
     args.servers = [s.strip() for s in (args.servers or default).split(",") if s.strip()]
     if any(s not in able for s in args.servers if s in args.specs):
         p.error(f"--transport {args.transport.name} is run by: {', '.join(able)}")
