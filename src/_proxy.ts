@@ -10,8 +10,12 @@
  * address that is not itself a trusted proxy is the client; addresses left of it were written
  * by whoever the client is and are not believed.
  */
-import { BlockList, isIP } from "node:net";
 import { OptionError, type ResolvedOptions } from "./options.ts";
+
+// node:net costs about 3 MiB of RSS in every thread that imports it (bench/RESULTS.md, 12-06
+// later), and only --proxy-headers needs it: loaded on first use, not with this module.
+let net: typeof import("node:net") | undefined;
+const isIP = (s: string) => (net ??= require("node:net") as typeof import("node:net")).isIP(s);
 
 /** What a trusted proxy said; each field only when it said it. */
 export interface Forwarded {
@@ -31,7 +35,7 @@ const HOST = /^[A-Za-z0-9.\-_~:[\]]{1,255}$/;
 export function trustList(spec: string): ((ip: string) => boolean) | OptionError {
   const items = spec.split(",").map((s) => s.trim()).filter(Boolean);
   if (items.includes("*")) return () => true;
-  const list = new BlockList();
+  const list = new (net ??= require("node:net") as typeof import("node:net")).BlockList();
   for (const item of items) {
     const [addr, bits, extra] = item.split("/");
     const family = isIP(addr!);

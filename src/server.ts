@@ -2,7 +2,6 @@
  * `Granian`: the embeddable server. Options are resolved and validated once here; the
  * supervisor and the listener threads only read resolved values.
  */
-import http from "node:http";
 import { consola } from "./logs/_consola.ts";
 import { getInterface } from "./interfaces/index.ts";
 import { OptionError, resolveOptions, type GranianOptions, type ResolvedOptions } from "./options.ts";
@@ -19,6 +18,7 @@ import { staticConfig } from "./static/index.ts";
 import { checkLogOptions, configureLogs } from "./logs/index.ts";
 import { proxyResolver } from "./_proxy.ts";
 import { PidFile, loadEnvFiles, readEnvFiles, warnNoEffect } from "./_operator.ts";
+import { setMaxHeaderSize } from "./_header_limit.ts";
 
 export class Granian implements ServerHandle {
   readonly options: ResolvedOptions;
@@ -72,9 +72,7 @@ export class Granian implements ServerHandle {
     loadEnvFiles(this.options);
     const pid = this.options.pidFile !== undefined ? new PidFile(this.options.pidFile) : null;
     pid?.write();
-    // Bun's request-head limit is one process-wide setting, read by every listener thread's
-    // parser: Bun makes node:http's maxHeaderSize writable for this (typed read-only after Node).
-    (http as { maxHeaderSize: number }).maxHeaderSize = this.options.http1BufferSize;
+    setMaxHeaderSize(this.options.http1BufferSize);
     if (!this.listen.uds) ensurePortFree(this.options.address, this.options.port);
     this.supervisor = new WorkerSupervisor(this.options, this.listen);
     this.supervisor.closed.then(() => pid?.remove());

@@ -6,7 +6,6 @@
  * does not belong to the certificate is one line naming the option and the file, and the
  * listener threads get plain PEM strings they cannot fail on.
  */
-import { X509Certificate, createPrivateKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { consola } from "./logs/_consola.ts";
 import { OptionError, flagOf, type OptionName, type ResolvedOptions } from "./options.ts";
@@ -54,8 +53,10 @@ export function resolveTLS(o: ResolvedOptions): TLSConfig | null {
   if (!keyPath) throw new OptionError("--ssl-certificate needs --ssl-keyfile");
   const cert = read("sslCertificate", certPath);
   const key = read("sslKeyfile", keyPath);
+  // Loaded only with TLS on: node:crypto costs about 3 MiB of RSS in the thread that imports it.
+  const { X509Certificate, createPrivateKey } = require("node:crypto") as typeof import("node:crypto");
 
-  let x509: X509Certificate;
+  let x509: InstanceType<typeof X509Certificate>;
   try {
     x509 = new X509Certificate(cert);
   } catch {

@@ -55,5 +55,14 @@ def test_the_limit_from_granians_env_var(make_server):
 
 
 def test_the_limit_holds_under_the_npx_shim_too(make_server):
+    # The shim starts Bun with --max-http-header-size at the default (src/_header_limit.ts).
     s = make_server("raw_asgi:app", runner="node")
     assert httpx.get(s.url + "/scope", headers={"x-big": "a" * 32 * 1024}).status_code == 200
+    assert status_of(s.port, head_of(417792)) == b"HTTP/1.1 200 OK"
+    assert status_of(s.port, head_of(417793)) == b"HTTP/1.1 431 Request Header Fields Too Large"
+
+
+def test_another_limit_under_the_shim_overrides_its_flag(make_server):
+    s = make_server("raw_asgi:app", runner="node", args=["--http1-buffer-size", "16384"])
+    assert status_of(s.port, head_of(16384)) == b"HTTP/1.1 200 OK"
+    assert status_of(s.port, head_of(16385)) == b"HTTP/1.1 431 Request Header Fields Too Large"
