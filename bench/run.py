@@ -95,6 +95,11 @@ def _specs(*specs: ServerSpec, floors: bool = True) -> Dict[str, ServerSpec]:
         with_flags(base, "metrics", "--metrics", "--metrics-port", "0"),
     ):
         out[extra.name] = extra
+    # --task-impl rust (ASGI and RSGI: request coroutines without asyncio Tasks), on both sides.
+    for name in ("granian-ts", "granian"):
+        if name in out:
+            extra = with_flags(out[name], "rust-tasks", "--task-impl", "rust")
+            out[extra.name] = extra
     return out
 
 

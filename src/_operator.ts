@@ -11,11 +11,12 @@ import { OPTIONS, OptionError, flagOf, type OptionName, type ResolvedOptions } f
 const NO_EFFECT: Partial<Record<OptionName, string>> = {
   runtimeMode: "each listener thread runs its own Bun event loop (--runtime-threads)",
   runtimeBlockingThreads: "Bun does its file and socket I/O itself",
-  taskImpl: "the Python workers run asyncio tasks (uvloop's when --loop picks it)",
 };
 
 export function warnNoEffect(o: ResolvedOptions) {
   const log = consola.withTag("granian-ts");
+  // Granian's own word for it, and ours (python/granian_ts/tasks.py).
+  if (o.taskImpl === "rust") log.warn("--task-impl rust is experimental: request coroutines run without asyncio Tasks (Python < 3.12)");
   if (o.loop === "rloop" || o.loop === "winloop")
     log.warn(`--loop ${o.loop} is accepted for Granian compatibility and not available here: the workers use --loop auto (uvloop when installed)`);
   for (const [name, why] of Object.entries(NO_EFFECT) as [OptionName, string][])

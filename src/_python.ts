@@ -70,6 +70,7 @@ export class PythonWorker {
       ...(o.processName !== undefined ? ["--process-name", `${o.processName.slice(0, 11)}-w${this.index}`] : []),
       "--blocking-threads", String(o.blockingThreads),
       "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
+      "--task-impl", o.taskImpl,
     ];
     try {
       // stdin is the lifeline: never written, it reaches EOF when this process dies, even by SIGKILL.

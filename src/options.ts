@@ -101,7 +101,7 @@ export const OPTIONS = {
   factory: opt({ kind: "bool", default: false, help: "The target is a callable that returns the app; it is called once per worker" }),
   runtimeMode: opt({ kind: "enum", default: "auto", choices: ["auto", "mt", "st"], help: "Accepted for Granian compatibility; changes nothing (each listener thread has its own event loop)" }),
   runtimeBlockingThreads: opt({ kind: "int", default: undefined, min: 1, max: 1024, help: "Accepted for Granian compatibility; changes nothing (Bun does its own I/O)" }),
-  taskImpl: opt({ kind: "enum", default: "asyncio", choices: ["asyncio", "rust"], help: "Accepted for Granian compatibility; changes nothing (workers run asyncio tasks)" }),
+  taskImpl: opt({ kind: "enum", default: "asyncio", choices: ["asyncio", "rust"], help: "How the Python workers run request coroutines: asyncio Tasks, or (rust, as Granian's: Python < 3.12, experimental) stepped without a Task, about 1 µs less per request" }),
   proxyHeaders: opt({ kind: "bool", default: false, env: "GRANIAN_TS_PROXY_HEADERS", help: "Believe Forwarded / X-Forwarded-For, -Proto, -Host from --forwarded-allow-ips peers: they set the client, scheme and Host the app sees" }),
   forwardedAllowIps: opt({ kind: "string", default: "127.0.0.1", env: "GRANIAN_TS_FORWARDED_ALLOW_IPS", help: "Proxies trusted with --proxy-headers: IPs and CIDRs separated by commas, or *" }),
   backpressureQueue: opt({ kind: "int", default: 1024, min: 0, max: 1_000_000, help: "Requests that may wait while every worker is at its backpressure (or none is up); beyond it they get 503 with Retry-After" }),

@@ -55,6 +55,9 @@ class Config:
     process_name: str = field(default="", metadata=_option("name of this worker process as ps shows it (--process-name)"))
     factory: bool = field(default=False, metadata=_option("the target is a callable returning the app", flag=True))
     root_path: str = field(default="", metadata=_option("ASGI root_path / WSGI SCRIPT_NAME (mount point behind a proxy)"))
+    task_impl: str = field(
+        default="asyncio", metadata=_option("how request coroutines run: asyncio Tasks, or StepTasks (rust)", choices=("asyncio", "rust"))
+    )
     blocking_threads: int = field(default=1, metadata=_option("threads running a WSGI app", type=_at_least(1)))
     blocking_threads_idle_timeout: int = field(
         default=30, metadata=_option("seconds an idle blocking thread is kept", type=_at_least(1))

@@ -132,10 +132,11 @@ class Connection(asyncio.Protocol):
         if previous is not None:
             # Bun reused an id we still track; the old exchange is over for Bun.
             previous.on_disconnect()
+        # The interface registers the stream in self.streams: its app may run (and end) at once.
         if websocket:
-            self.streams[stream_id] = interface.open_websocket(self, stream_id, head)
+            interface.open_websocket(self, stream_id, head)
         else:
-            self.streams[stream_id] = interface.open_stream(self, stream_id, head, end)
+            interface.open_stream(self, stream_id, head, end)
 
     # Flow control of the socket itself: asyncio calls these around its write buffer limits.
 

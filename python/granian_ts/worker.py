@@ -26,6 +26,7 @@ from .interfaces.base import Interface, StartupFailed
 from .logs import configure_logging
 from .loops import LoopUnavailable, new_event_loop
 from .protocol import READY, STARTING, STARTUP_FAILED, STOPPED
+from .tasks import AVAILABLE as STEP_TASKS, cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,8 @@ class Worker(ConnectionHost):
             await self._refuse(exc)
             return
         self._ready = True
+        if self.config.task_impl == "rust" and not STEP_TASKS:
+            logger.warning("--task-impl rust is not available on Python >= 3.12 (as in Granian): asyncio tasks run the requests")
         logger.debug("ready: %s app %r", self.config.interface, self.config.target)
         if self._control is not None:
             self._send_ready(self._control)
@@ -221,13 +224,16 @@ class Worker(ConnectionHost):
         self._finish(EXIT_OK)
 
 
-def _run(loop: asyncio.AbstractEventLoop, main: Coroutine[Any, Any, int]) -> int:
+def _run(loop: asyncio.AbstractEventLoop, worker: "Worker") -> int:
     """Like asyncio.run with a given loop (asyncio.Runner's loop_factory needs Python 3.11)."""
     asyncio.set_event_loop(loop)
     try:
-        return loop.run_until_complete(main)
+        return loop.run_until_complete(worker.serve())
     finally:
         try:
+            # Requests run as StepTasks (--task-impl rust) are not in asyncio.all_tasks().
+            interface = worker.interface
+            cancel_and_wait(loop, getattr(interface, "_tasks", None) or set(), EXIT_GRACE)
             tasks = asyncio.all_tasks(loop)
             for task in tasks:
                 task.cancel()
@@ -251,4 +257,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LoopUnavailable as exc:
         logger.error("%s", exc)
         return EXIT_USAGE
-    return _run(loop, Worker(config).serve())
+    return _run(loop, Worker(config))

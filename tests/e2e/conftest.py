@@ -25,9 +25,10 @@ def raw_server():
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def fastapi_server():
-    s = Server("fastapi_app:app", cwd=EXAMPLES).start()
+# A real framework under both ways of running request coroutines (--task-impl, tests/e2e/test_task_impl.py).
+@pytest.fixture(scope="module", params=["asyncio", "rust"], ids=lambda impl: f"task-impl-{impl}")
+def fastapi_server(request):
+    s = Server("fastapi_app:app", cwd=EXAMPLES, args=["--task-impl", request.param]).start()
     yield s
     s.stop()
 

@@ -74,7 +74,8 @@ def test_no_effect_options_warn_once_each(make_server):
                                           "--loop", "rloop"])
     assert httpx.get(s.url + "/scope").status_code == 200
     assert s.log.count("--loop rloop is accepted for Granian compatibility and not available here") == 1
-    for flag in ("--runtime-mode", "--runtime-blocking-threads", "--task-impl"):
+    assert s.log.count("--task-impl rust is experimental") == 1, s.log
+    for flag in ("--runtime-mode", "--runtime-blocking-threads"):
         assert s.log.count(f"{flag} is accepted for Granian compatibility and changes nothing") == 1, s.log
     quiet = make_server("raw_asgi:app", args=["--runtime-mode", "auto"])
     assert "changes nothing" not in quiet.log

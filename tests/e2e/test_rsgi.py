@@ -10,10 +10,11 @@ from _server import Server
 MiB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def rsgi_server(tmp_path_factory):
+@pytest.fixture(scope="module", params=["asyncio", "rust"], ids=lambda impl: f"task-impl-{impl}")
+def rsgi_server(tmp_path_factory, request):
     del_file = tmp_path_factory.mktemp("rsgi") / "del.log"
-    s = Server("raw_rsgi:app", interface="rsgi", env={"RAW_RSGI_DEL_FILE": str(del_file)}).start()
+    s = Server("raw_rsgi:app", interface="rsgi", env={"RAW_RSGI_DEL_FILE": str(del_file)},
+               args=["--task-impl", request.param]).start()
     s.del_file = del_file
     yield s
     s.stop()

@@ -8,9 +8,9 @@ from _server import Server
 from _ws import ConnectionClosed, InvalidStatus, connect, run, stats, ws_url
 
 
-@pytest.fixture(scope="module")
-def server():
-    s = Server("ws_asgi:app", args=["--ws-max-message-size", str(12 * 1024 * 1024)]).start()
+@pytest.fixture(scope="module", params=["asyncio", "rust"], ids=lambda impl: f"task-impl-{impl}")
+def server(request):
+    s = Server("ws_asgi:app", args=["--ws-max-message-size", str(12 * 1024 * 1024), "--task-impl", request.param]).start()
     yield s
     s.stop()
 

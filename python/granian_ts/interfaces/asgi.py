@@ -87,7 +87,7 @@ class ASGIInterface(Interface):
             scope["state"] = state.copy()
         stream = HTTPStream(conn, stream_id, end)
         tasks = self._tasks
-        stream._spawn(conn.loop, stream.run(self.app, scope, tasks), tasks)
+        stream._spawn(conn, stream_id, stream.run(self.app, scope, tasks), tasks, self.step_tasks)
         return stream
 
 
@@ -114,7 +114,7 @@ class ASGIInterface(Interface):
             scope["state"] = state.copy()
         stream = ASGIWebsocket(conn, stream_id)
         tasks = self._tasks
-        stream._spawn(conn.loop, stream.run(self.app, scope, tasks), tasks)
+        stream._spawn(conn, stream_id, stream.run(self.app, scope, tasks), tasks, self.step_tasks)
         return stream
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Optional, Set
 
+from ..tasks import AVAILABLE as STEP_TASKS, StepTask
+
 if TYPE_CHECKING:
     from ..config import Config
     from ..connection import Connection
@@ -44,14 +46,22 @@ class AsyncStream(Stream):
     _event: Optional[asyncio.Event]
     _task: "asyncio.Task[None]"
 
-    def _spawn(self, loop: asyncio.AbstractEventLoop, coro: Any, tasks: Set["asyncio.Task[None]"]) -> None:
-        """Run the app's coroutine as a task held in `tasks` (the loop keeps only weak references).
+    def _spawn(self, conn: "Connection", stream_id: int, coro: Any, tasks: Set[Any], step: bool) -> None:
+        """Register the stream with `conn` and run the app's coroutine as a task held in `tasks`
+        (the loop keeps only weak references).
 
         run() drops it with `tasks.discard(self._task)` when it ends: cheaper than a done-callback
-        per request, and than asyncio.current_task(), which on 3.11 pays a getpid() syscall. The
-        task is stored before its first step (our loops do not start tasks eagerly).
+        per request, and than asyncio.current_task(), which on 3.11 pays a getpid() syscall.
+        `step` (--task-impl rust): a StepTask, whose first step runs now, so the stream and the
+        task are stored before it; an asyncio Task's first step waits for the next loop turn.
         """
-        task = self._task = loop.create_task(coro)
+        conn.streams[stream_id] = self
+        if step:
+            task = self._task = StepTask(conn.loop, coro)  # type: ignore[assignment]
+            tasks.add(task)
+            task.start()
+            return
+        task = self._task = conn.loop.create_task(coro)
         tasks.add(task)
 
     def _wake(self) -> None:
@@ -73,6 +83,8 @@ class Interface:
     def __init__(self, app: Any, config: "Config") -> None:
         self.app = app
         self.config = config
+        # --task-impl rust: request coroutines run as StepTasks (granian_ts/tasks.py).
+        self.step_tasks = config.task_impl == "rust" and STEP_TASKS
 
     async def startup(self) -> None:
         """Run before READY; raise StartupFailed to refuse to serve."""
@@ -81,7 +93,8 @@ class Interface:
         """Run on STOP (or SIGTERM), before STOPPED."""
 
     def open_stream(self, conn: "Connection", stream_id: int, head: bytes, end: bool) -> Stream:
-        """Start serving the request whose REQUEST payload is `head` (`end`: it has no body)."""
+        """Start serving the request whose REQUEST payload is `head` (`end`: it has no body).
+        The stream goes into `conn.streams` before its app can run (and finish)."""
         raise NotImplementedError
 
     def open_websocket(self, conn: "Connection", stream_id: int, head: bytes) -> Stream:

@@ -193,7 +193,7 @@ class RSGIInterface(Interface):
         )
         stream = HTTPProtocol(conn, stream_id, end)
         tasks = self._tasks
-        stream._spawn(conn.loop, stream.run(self._callback, scope, tasks), tasks)
+        stream._spawn(conn, stream_id, stream.run(self._callback, scope, tasks), tasks, self.step_tasks)
         return stream
 
 
@@ -207,7 +207,7 @@ class RSGIInterface(Interface):
         )
         stream = WebsocketProtocol(conn, stream_id)
         tasks = self._tasks
-        stream._spawn(conn.loop, stream.run(self._callback, scope, tasks), tasks)
+        stream._spawn(conn, stream_id, stream.run(self._callback, scope, tasks), tasks, self.step_tasks)
         return stream
 
 

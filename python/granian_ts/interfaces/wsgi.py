@@ -433,6 +433,7 @@ class WSGIInterface(Interface):
     def open_stream(self, conn: "Connection", stream_id: int, head: bytes, end: bool) -> Stream:
         request = decode_request_head(head)
         stream = WSGIStream(self, conn, stream_id, request, end)
+        conn.streams[stream_id] = stream
         if end or not _is_small_body(request[7]):
             self.pool.submit(stream.run)
         else:
