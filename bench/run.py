@@ -67,7 +67,8 @@ class ServerSpec:
 
 def with_flags(spec: ServerSpec, suffix: str, *flags: str) -> ServerSpec:
     """The same server with extra flags (e.g. the access log on), compared with it in one run."""
-    return ServerSpec(f"{spec.name}+{suffix}", lambda args, port: spec.argv(args, port) + list(flags),
+    # Before the positional APP, which stays the last argument (transport_argv relies on it).
+    return ServerSpec(f"{spec.name}+{suffix}", lambda args, port: spec.argv(args, port)[:-1] + list(flags) + spec.argv(args, port)[-1:],
                       spec.version, spec.cwd, spec.static_args)
 
 
@@ -93,6 +94,8 @@ def _specs(*specs: ServerSpec, floors: bool = True) -> Dict[str, ServerSpec]:
     for extra in (
         with_flags(base, "access-log", "--access-log"),
         with_flags(base, "metrics", "--metrics", "--metrics-port", "0"),
+        # The default --gc-freeze switched off: what freezing the loaded app saves.
+        with_flags(base, "no-gc-freeze", "--no-gc-freeze"),
     ):
         out[extra.name] = extra
     # --task-impl rust (ASGI and RSGI: request coroutines without asyncio Tasks), on both sides.
@@ -860,7 +863,8 @@ def parse_args(argv: Optional[List[str]] = None):
     args = p.parse_args(argv)
     args.specs = SERVERS_BY_INTERFACE[args.interface]
     args.transport = TRANSPORTS[args.transport]
-    able = [n for n in args.specs if args.transport.name == "h1" or n in args.transport.extra]
+    # A variant (granian-ts+metrics) goes wherever its server goes.
+    able = [n for n in args.specs if args.transport.name == "h1" or n.split("+")[0] in args.transport.extra]
     # The +access-log/+metrics variants and the Bun floors only when asked.
     default = ",".join(n for n in able if "+" not in n and not n.startswith("bun-floor"))
     args.servers = [s.strip() for s in (args.servers or default).split(",") if s.strip()]

@@ -71,6 +71,7 @@ export class PythonWorker {
       "--blocking-threads", String(o.blockingThreads),
       "--blocking-threads-idle-timeout", String(o.blockingThreadsIdleTimeout),
       "--task-impl", o.taskImpl,
+      ...(o.gcFreeze ? ["--gc-freeze"] : []),
     ];
     try {
       // stdin is the lifeline: never written, it reaches EOF when this process dies, even by SIGKILL.

@@ -58,6 +58,7 @@ class Config:
     task_impl: str = field(
         default="asyncio", metadata=_option("how request coroutines run: asyncio Tasks, or StepTasks (rust)", choices=("asyncio", "rust"))
     )
+    gc_freeze: bool = field(default=False, metadata=_option("gc.collect() and gc.freeze() once the app is loaded", flag=True))
     blocking_threads: int = field(default=1, metadata=_option("threads running a WSGI app", type=_at_least(1)))
     blocking_threads_idle_timeout: int = field(
         default=30, metadata=_option("seconds an idle blocking thread is kept", type=_at_least(1))

@@ -2,14 +2,16 @@
 
 Bun's listener threads each hold one connection carrying many streams; the supervisor holds
 the control connection (HELLO/STOP). Replies are queued and flushed once per loop tick, so a
-burst of responses costs one `transport.write` (one syscall) instead of one per frame.
+burst of responses costs one `transport.write` (one syscall) instead of one per frame. A read
+that opens more than OPEN_PER_TURN streams is dispatched over several turns, in order.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional
 
 from .protocol import (
     DISCONNECT,
@@ -24,6 +26,7 @@ from .protocol import (
     WS_CLOSE,
     WS_MESSAGE,
     WS_OPEN,
+    Frame,
     FrameDecoder,
     ProtocolError,
     decode_close,
@@ -36,6 +39,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _unpack_u32 = U32.unpack
+# Streams opened per loop turn. A read from Bun can hold hundreds of requests (HTTP/2 with 100
+# streams a connection); opening them all at once keeps every one's scope, task and coroutine
+# alive together until the next turn runs them, and that many survivors make Python's young
+# collections promote and rescan them, and full collections frequent. Opening a few dozen a
+# turn, the rest queued in order, keeps what is alive small; the responses of the first ones
+# also leave a turn sooner. bench/RESULTS.md (2026-12-06, night) has what it changed.
+OPEN_PER_TURN = 32
 
 
 class ConnectionHost:
@@ -62,6 +72,8 @@ class Connection(asyncio.Protocol):
         self._flush_scheduled = False
         self._write_paused = False
         self._drain_waiters: List[asyncio.Future] = []
+        # Frames read but not yet dispatched: past OPEN_PER_TURN streams, they wait a turn.
+        self._backlog: Deque[Frame] = deque()
 
     # asyncio.Protocol
 
@@ -70,6 +82,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self._transport = None
+        self._backlog.clear()
         self._out.clear()
         self._before_flush.clear()
         streams = list(self.streams.values())
@@ -81,6 +94,40 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             frames = self._decoder.feed(data)
+        except ProtocolError as exc:
+            logger.error("closing the connection to Bun: protocol error: %s", exc)
+            self.close()
+            return
+        except Exception:
+            logger.exception("closing the connection to Bun: malformed frame")
+            self.close()
+            return
+        if self._backlog:
+            # Frames of earlier reads still wait for their turn (`_defer`): these go after them.
+            self._backlog.extend(frames)
+        else:
+            self._dispatch(iter(frames))
+
+    def _defer(self, frames: Iterator[Frame]) -> bool:
+        """Keep what is left of `frames` for the next loop turn (OPEN_PER_TURN); False if nothing is.
+
+        The backlog is empty here (frames are dispatched only then), and it is not empty exactly
+        while a `_resume` is scheduled."""
+        rest = deque(frames)
+        if not rest:
+            return False
+        self._backlog = rest
+        self.loop.call_soon(self._resume)
+        return True
+
+    def _resume(self) -> None:
+        backlog, self._backlog = self._backlog, deque()
+        if backlog and self._transport is not None:
+            self._dispatch(iter(backlog))
+
+    def _dispatch(self, frames: Iterator[Frame]) -> None:
+        opened = 0
+        try:
             for ftype, flags, stream_id, payload in frames:
                 # Ordered by frequency: body chunks and acks dominate long transfers.
                 if ftype == REQUEST_BODY:
@@ -93,6 +140,9 @@ class Connection(asyncio.Protocol):
                         stream.on_ack(_unpack_u32(payload)[0])
                 elif ftype == REQUEST:
                     self._open_stream(stream_id, payload, bool(flags & FLAG_END))
+                    opened += 1
+                    if opened >= OPEN_PER_TURN and self._defer(frames):
+                        return
                 elif ftype == DISCONNECT:
                     stream = self.streams.pop(stream_id, None)
                     if stream is not None:
@@ -107,6 +157,9 @@ class Connection(asyncio.Protocol):
                         stream.on_ack(_unpack_u32(payload)[0])
                 elif ftype == WS_OPEN:
                     self._open_stream(stream_id, payload, True, websocket=True)
+                    opened += 1
+                    if opened >= OPEN_PER_TURN and self._defer(frames):
+                        return
                 elif ftype == WS_CLOSE:
                     stream = self.streams.pop(stream_id, None)
                     if stream is not None:
@@ -215,5 +268,6 @@ class Connection(asyncio.Protocol):
         transport.close()
 
     def close(self) -> None:
+        self._backlog.clear()  # nothing more is dispatched from a connection being closed
         if self._transport is not None:
             self._transport.close()

@@ -1,7 +1,10 @@
 """Frame routing on one connection: control frames, unknown streams, protocol errors."""
 
-from fakes import FakeBun
-from granian_ts.protocol import DISCONNECT, HEADER, HELLO, REQUEST_BODY, RESPONSE, RESPONSE_ACK, STOP, U32
+from fakes import FakeBun, encode_request_head
+from granian_ts.connection import OPEN_PER_TURN
+from granian_ts.protocol import (
+    DISCONNECT, FLAG_END, HEADER, HELLO, REQUEST, REQUEST_BODY, RESPONSE, RESPONSE_ACK, STOP, U32, encode_frame,
+)
 
 
 async def ok_app(scope, receive, send):
@@ -55,3 +58,58 @@ async def test_writes_wait_while_the_socket_is_paused():
     assert bun.of(1) == []
     bun.conn.resume_writing()
     assert (await bun.response()).status == 204
+
+
+async def echo_app(scope, receive, send):
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+def requests_with_bodies(streams):
+    """One read as Bun sends a burst: every REQUEST first, then every body."""
+    heads = [encode_frame(REQUEST, 0, s, encode_request_head(method="POST")) for s in streams]
+    bodies = [encode_frame(REQUEST_BODY, FLAG_END, s, b"body %d" % s) for s in streams]
+    return b"".join(heads + bodies)
+
+
+async def test_a_burst_opens_a_bounded_number_of_streams_a_turn_and_serves_all_in_order():
+    bun = await FakeBun.serving(echo_app, "asginl")
+    count = OPEN_PER_TURN * 3 + 5
+    bun.conn.data_received(requests_with_bodies(range(1, count + 1)))
+    # The rest waits for the next turn: what is alive at once stays small (connection.py).
+    assert len(bun.conn.streams) == OPEN_PER_TURN
+    for stream in range(1, count + 1):
+        response = await bun.response(stream)
+        assert (response.status, response.body) == (200, b"body %d" % stream)
+
+
+async def test_a_later_read_waits_behind_the_deferred_frames():
+    bun = await FakeBun.serving(echo_app, "asginl")
+    last = OPEN_PER_TURN + 8
+    bun.conn.data_received(requests_with_bodies(range(1, last + 1))[: -len(encode_frame(REQUEST_BODY, FLAG_END, last, b"body %d" % last))])
+    # The client of the last (deferred) stream leaves: this must reach it after it opened,
+    # not be dropped as a frame for an unknown stream before it opens.
+    bun.send(DISCONNECT, last)
+    for stream in range(1, last):
+        assert (await bun.response(stream)).body == b"body %d" % stream
+    await bun.settle()
+    assert bun.of(last) == []
+    assert last not in bun.conn.streams
+
+
+async def test_a_protocol_error_drops_the_deferred_frames(caplog):
+    bun = await FakeBun.serving(echo_app, "asginl")
+    bun.conn.data_received(requests_with_bodies(range(1, OPEN_PER_TURN + 9)))
+    bun.conn.data_received(HEADER.pack(0, 0x7F, 0, 0, 1))
+    assert bun.transport.closed
+    assert "protocol error" in caplog.text
+    await bun.settle()
+    assert bun.of(OPEN_PER_TURN + 1) == []
