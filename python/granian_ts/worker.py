@@ -273,4 +273,3 @@ def _freeze_heap() -> None:
     gc.collect()
     gc.freeze()
     logger.debug("froze %d objects after start-up (--gc-freeze)", gc.get_freeze_count())
-
