@@ -67,9 +67,12 @@ class ServerSpec:
 
 def with_flags(spec: ServerSpec, suffix: str, *flags: str) -> ServerSpec:
     """The same server with extra flags (e.g. the access log on), compared with it in one run."""
-    # Before the positional APP, which stays the last argument (transport_argv relies on it).
-    return ServerSpec(f"{spec.name}+{suffix}", lambda args, port: spec.argv(args, port)[:-1] + list(flags) + spec.argv(args, port)[-1:],
-                      spec.version, spec.cwd, spec.static_args)
+    def argv(args, port: int) -> List[str]:
+        base = spec.argv(args, port)
+        # Before the positional APP, which stays the last argument (transport_argv relies on it).
+        return base[:-1] + list(flags) + base[-1:]
+
+    return ServerSpec(f"{spec.name}+{suffix}", argv, spec.version, spec.cwd, spec.static_args)
 
 
 def _python_version_of(module: str) -> Callable[[str], str]:

@@ -94,13 +94,8 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             frames = self._decoder.feed(data)
-        except ProtocolError as exc:
-            logger.error("closing the connection to Bun: protocol error: %s", exc)
-            self.close()
-            return
-        except Exception:
-            logger.exception("closing the connection to Bun: malformed frame")
-            self.close()
+        except Exception as exc:
+            self._broken(exc)
             return
         if self._backlog:
             # Frames of earlier reads still wait for their turn (`_defer`): these go after them.
@@ -111,8 +106,8 @@ class Connection(asyncio.Protocol):
     def _defer(self, frames: Iterator[Frame]) -> bool:
         """Keep what is left of `frames` for the next loop turn (OPEN_PER_TURN); False if nothing is.
 
-        The backlog is empty here (frames are dispatched only then), and it is not empty exactly
-        while a `_resume` is scheduled."""
+        The backlog is empty here (frames are dispatched only then); while it is not, a `_resume`
+        is scheduled."""
         rest = deque(frames)
         if not rest:
             return False
@@ -170,12 +165,16 @@ class Connection(asyncio.Protocol):
                     self._host.on_stop(self)
                 else:
                     raise ProtocolError(f"frame type 0x{ftype:02x} is not sent by Bun")
-        except ProtocolError as exc:
+        except Exception as exc:
+            self._broken(exc)
+
+    def _broken(self, exc: Exception) -> None:
+        """A frame from Bun could not be decoded or routed: log why and close the connection."""
+        if isinstance(exc, ProtocolError):
             logger.error("closing the connection to Bun: protocol error: %s", exc)
-            self.close()
-        except Exception:
-            logger.exception("closing the connection to Bun: malformed frame")
-            self.close()
+        else:
+            logger.error("closing the connection to Bun: malformed frame", exc_info=exc)
+        self.close()
 
     def _open_stream(self, stream_id: int, head: bytes, end: bool, websocket: bool = False) -> None:
         interface = self._host.interface
