@@ -3,13 +3,18 @@
 Bun's listener threads each hold one connection carrying many streams; the supervisor holds
 the control connection (HELLO/STOP). Replies are queued and flushed once per loop tick, so a
 burst of responses costs one `transport.write` (one syscall) instead of one per frame. A read
-that opens more than OPEN_PER_TURN streams is dispatched over several turns, in order.
+that opens more than OPEN_PER_TURN streams is dispatched over several turns, in order. An
+interface that serves connections on threads of its own (WSGI) takes the socket at the first
+request, and the loop is done with it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterator, List, Optional
 
@@ -134,7 +139,9 @@ class Connection(asyncio.Protocol):
                     if stream is not None:
                         stream.on_ack(_unpack_u32(payload)[0])
                 elif ftype == REQUEST:
-                    self._open_stream(stream_id, payload, bool(flags & FLAG_END))
+                    if self._open_stream(stream_id, payload, bool(flags & FLAG_END)):
+                        self._hand_over((ftype, flags, stream_id, payload), frames)
+                        return
                     opened += 1
                     if opened >= OPEN_PER_TURN and self._defer(frames):
                         return
@@ -151,7 +158,9 @@ class Connection(asyncio.Protocol):
                     if stream is not None:
                         stream.on_ack(_unpack_u32(payload)[0])
                 elif ftype == WS_OPEN:
-                    self._open_stream(stream_id, payload, True, websocket=True)
+                    if self._open_stream(stream_id, payload, True, websocket=True):
+                        self._hand_over((ftype, flags, stream_id, payload), frames)
+                        return
                     opened += 1
                     if opened >= OPEN_PER_TURN and self._defer(frames):
                         return
@@ -176,10 +185,13 @@ class Connection(asyncio.Protocol):
             logger.error("closing the connection to Bun: malformed frame", exc_info=exc)
         self.close()
 
-    def _open_stream(self, stream_id: int, head: bytes, end: bool, websocket: bool = False) -> None:
+    def _open_stream(self, stream_id: int, head: bytes, end: bool, websocket: bool = False) -> bool:
+        """Serve a new stream; True if the interface takes the whole connection instead (WSGI)."""
         interface = self._host.interface
         if interface is None:
             raise ProtocolError("REQUEST before the worker was READY")
+        if interface.takes_connections:
+            return True
         previous = self.streams.get(stream_id)
         if previous is not None:
             # Bun reused an id we still track; the old exchange is over for Bun.
@@ -189,6 +201,20 @@ class Connection(asyncio.Protocol):
             interface.open_websocket(self, stream_id, head)
         else:
             interface.open_stream(self, stream_id, head, end)
+        return False
+
+    def _hand_over(self, first: Frame, rest: Iterator[Frame]) -> None:
+        """Give the socket, the decoder and the frames read so far to the interface, and step out:
+        this event loop reads and writes nothing more on this connection."""
+        interface = self._host.interface
+        transport = self._transport
+        assert interface is not None and transport is not None
+        # A descriptor of its own: the transport closes its one when it goes.
+        sock = socket.socket(fileno=os.dup(transport.get_extra_info("socket").fileno()))
+        transport.pause_reading()
+        decoder, self._decoder = self._decoder, FrameDecoder()
+        self.close()
+        interface.take_connection(sock, decoder, itertools.chain((first,), rest))
 
     # Flow control of the socket itself: asyncio calls these around its write buffer limits.
 

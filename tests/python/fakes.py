@@ -7,6 +7,7 @@ to its `FakeTransport`, the way uvicorn's protocol tests drive its HTTP protocol
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, List, Optional, Tuple
 
@@ -66,6 +67,22 @@ class FakeTransport:
         self.data = bytearray()
         self.writes = 0
         self.closed = False
+        # A socket pair, made when an interface that takes connections (WSGI) asks for the
+        # socket: it gets `sock` (and dups it), Bun's side is `peer`.
+        self.sock: Optional[socket.socket] = None
+        self.peer: Optional[socket.socket] = None
+        self.paused = False
+
+    def get_extra_info(self, name: str) -> Any:
+        if name != "socket":
+            return None
+        if self.sock is None:
+            self.peer, self.sock = socket.socketpair()
+            self.peer.setblocking(False)
+        return self.sock
+
+    def pause_reading(self) -> None:
+        self.paused = True
 
     def write(self, data: bytes) -> None:
         self.data += data
@@ -102,6 +119,9 @@ async def start_interface(app: Any, interface: str = "asgi", **options: Any) -> 
 
 
 class FakeBun:
+    """Frames go in through `data_received` and come out of the FakeTransport, until the
+    interface takes the connection (WSGI): from then on they cross a real socket pair."""
+
     def __init__(self, interface: Any) -> None:
         self.host = FakeHost(interface)
         self.transport = FakeTransport()
@@ -115,8 +135,35 @@ class FakeBun:
     async def serving(cls, app: Any, interface: str = "asgi", **options: Any) -> "FakeBun":
         return cls(await start_interface(app, interface, **options))
 
+    @property
+    def handed_over(self) -> bool:
+        return self.transport.paused
+
+    @property
+    def peer(self) -> socket.socket:
+        assert self.transport.peer is not None, "the connection was not handed over"
+        return self.transport.peer
+
     def send(self, ftype: int, stream: int, payload: bytes = b"", end: bool = False) -> None:
-        self.conn.data_received(encode_frame(ftype, FLAG_END if end else 0, stream, payload))
+        data = encode_frame(ftype, FLAG_END if end else 0, stream, payload)
+        if self.handed_over:
+            self.peer.setblocking(True)
+            try:
+                self.peer.sendall(data)
+            finally:
+                self.peer.setblocking(False)
+        else:
+            self.conn.data_received(data)
+
+    def send_raw(self, data: bytes) -> None:
+        """Bytes as they come, after the hand-over (a broken frame, say)."""
+        self.peer.sendall(data)
+
+    def close(self) -> None:
+        """Bun's end of the socket goes away (after a hand-over)."""
+        for sock in (self.transport.peer, self.transport.sock):
+            if sock is not None:
+                sock.close()
 
     def request(self, stream: int = 1, body: Optional[bytes] = None, **head: Any) -> None:
         """REQUEST (with END when there is no body), then the whole body as one last chunk."""
@@ -127,6 +174,15 @@ class FakeBun:
     def received(self) -> List[Frame]:
         data = bytes(self.transport.data[self._seen :])
         self._seen = len(self.transport.data)
+        if self.handed_over:
+            while True:
+                try:
+                    chunk = self.peer.recv(1 << 20)
+                except (BlockingIOError, OSError):
+                    break
+                if not chunk:
+                    break
+                data += chunk
         self.frames += self._decoder.feed(data)
         return self.frames
 
@@ -138,12 +194,16 @@ class FakeBun:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while not predicate():
+            if self.handed_over:
+                self.received()  # Bun reads whatever the worker writes, as it comes
             if loop.time() > deadline:
                 raise AssertionError("condition not reached")
             await asyncio.sleep(0)
 
     async def settle(self, ticks: int = 20) -> None:
         for _ in range(ticks):
+            if self.handed_over:
+                self.received()
             await asyncio.sleep(0)
 
     def response_done(self, stream: int) -> bool:

@@ -4,7 +4,6 @@ import threading
 
 from fakes import encode_request_head
 from granian_ts.protocol import (
-    DISCONNECT,
     FLAG_END,
     MAX_CHUNK,
     REQUEST,
@@ -17,8 +16,7 @@ from granian_ts.protocol import (
     U32,
     WINDOW,
 )
-from granian_ts.interfaces.wsgi import WSGIStream, encode_wsgi_head
-from wsgi_fakes import serve_wsgi  # noqa: F401 (fixture)
+from wsgi_fakes import disconnect, serve_wsgi  # noqa: F401 (fixture)
 
 
 def acks(bun, stream=1):
@@ -149,7 +147,7 @@ async def test_a_read_waiting_for_body_fails_when_the_client_leaves(serve_wsgi):
     bun.send(REQUEST, 1, encode_request_head(method="POST"))
     bun.send(REQUEST_BODY, 1, b"part")
     await bun.settle()
-    bun.send(DISCONNECT, 1)
+    await disconnect(bun, 1)
     await bun.until(lambda: errors)
     await bun.settle()
     assert "disconnected" in str(errors[0])
@@ -191,22 +189,37 @@ async def test_a_one_chunk_iterable(serve_wsgi):
     assert shape(response) in ([(RESPONSE, FLAG_END, 4)], [(RESPONSE, 0, 4), (RESPONSE_BODY, FLAG_END, 0)])
 
 
-async def test_head_and_first_chunk_wait_for_the_end_of_the_tick(serve_wsgi):
-    # What the loop does with what the app thread hands over (LoopCalls runs these in order).
-    bun = await serve_wsgi(lambda environ, start_response: [])
-    interface = bun.host.interface
-    head = encode_wsgi_head("200 OK", [])
-    one = WSGIStream(interface, bun.conn, 1, None, True)
-    bun.conn.streams[1] = one
-    one._emit(head, b"only", False)
-    one._emit(None, b"", True)  # the iterable ended in the same tick
-    two = WSGIStream(interface, bun.conn, 2, None, True)
-    bun.conn.streams[2] = two
-    two._emit(head, b"first", False)
-    await bun.until(lambda: bun.of(2))  # the tick ended: the head leaves with the first chunk
-    two._emit(None, b"second", True)
-    assert shape(await bun.response(1)) == [(RESPONSE, FLAG_END, 4)]
-    assert shape(await bun.response(2)) == [(RESPONSE, 0, 5), (RESPONSE_BODY, FLAG_END, 6)]
+async def test_an_iterable_whose_first_item_is_the_declared_length_is_one_frame(serve_wsgi):
+    # Django's and Flask's responses: an iterable (not a list) with Content-Length set.
+    closed = []
+
+    class Body:
+        def __iter__(self):
+            yield b"hello"
+            yield b" beyond the declared length"
+
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "5")])
+        return Body()
+
+    bun = await serve_wsgi(app)
+    bun.request()
+    response = await bun.response()
+    assert shape(response) == [(RESPONSE, FLAG_END, 5)] and response.body == b"hello"
+    await bun.until(lambda: closed)  # close() runs all the same
+
+
+async def test_start_response_called_from_the_first_iteration_still_gets_one_frame(serve_wsgi):
+    def app(environ, start_response):
+        start_response("200 OK", [("content-length", "2")])
+        yield b"ok"
+
+    bun = await serve_wsgi(app)
+    bun.request()
+    assert shape(await bun.response()) == [(RESPONSE, FLAG_END, 2)]
 
 
 async def test_a_generator_streams_each_chunk_as_it_comes(serve_wsgi):
@@ -322,7 +335,7 @@ async def test_disconnect_stops_the_iteration_and_close_is_called(serve_wsgi):
     bun = await serve_wsgi(app)
     bun.request()
     await bun.until(lambda: events.count("chunk") > 1024)  # blocked on the window now
-    bun.send(DISCONNECT, 1)
+    await disconnect(bun, 1)
     await bun.until(lambda: "closed" in events)
     count = events.count("chunk")
     await bun.settle(100)
@@ -348,7 +361,7 @@ async def test_write_after_disconnect_raises(serve_wsgi):
     bun = await serve_wsgi(app)
     bun.request()
     await bun.until(lambda: bun.of(1, RESPONSE))
-    bun.send(DISCONNECT, 1)
+    await disconnect(bun, 1)
     gone.set()
     await bun.until(lambda: outcome)
     assert isinstance(outcome[0], OSError)
@@ -409,6 +422,6 @@ async def test_a_client_gone_before_its_small_body_never_reaches_the_app(serve_w
 
     bun = await serve_wsgi(app)
     bun.send(REQUEST, 1, encode_request_head(method="POST", headers=[("content-length", "5")]))
-    bun.send(DISCONNECT, 1)
+    await disconnect(bun, 1)
     await bun.settle(50)
     assert started == [] and bun.of(1) == []

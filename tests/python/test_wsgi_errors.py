@@ -8,8 +8,8 @@ import pytest
 
 from fakes import encode_request_head
 from granian_ts.interfaces.wsgi import encode_wsgi_head
-from granian_ts.protocol import DISCONNECT, REQUEST, RESPONSE
-from wsgi_fakes import serve_wsgi  # noqa: F401 (fixture)
+from granian_ts.protocol import REQUEST, RESPONSE
+from wsgi_fakes import disconnect, serve_wsgi  # noqa: F401 (fixture)
 
 
 def is_internal_error(response):
@@ -188,7 +188,7 @@ async def test_an_app_failing_after_the_client_left_logs_quietly(serve_wsgi, cap
 
     bun = await serve_wsgi(app)
     bun.send(REQUEST, 1, encode_request_head(method="POST"))
-    bun.send(DISCONNECT, 1)
+    await disconnect(bun, 1)
     gone.set()
     await bun.until(lambda: done)
     await bun.settle()

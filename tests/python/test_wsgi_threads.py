@@ -7,8 +7,8 @@ import pytest
 
 from granian_ts.config import parse_args
 from granian_ts.interfaces.wsgi import BlockingPool
-from granian_ts.protocol import DISCONNECT, RESPONSE
-from wsgi_fakes import json_app, serve_wsgi  # noqa: F401 (fixture)
+from granian_ts.protocol import RESPONSE
+from wsgi_fakes import disconnect, json_app, serve_wsgi  # noqa: F401 (fixture)
 
 
 def wait_for(predicate, timeout=2.0):
@@ -135,9 +135,9 @@ async def test_the_event_loop_is_never_blocked_by_the_app(serve_wsgi):
     bun = await serve_wsgi(app, blocking_threads=2)
     bun.request(stream=1, path="/block")
     bun.request(stream=2, path="/quick")
-    # While one thread is stuck in the app, the loop takes frames and other requests finish.
+    # While one thread is stuck in the app, another reads the frames and other requests finish.
     assert (await bun.response(2)).body == b"/quick"
-    bun.send(DISCONNECT, 1)
+    await disconnect(bun, 1)
     gate.set()
     await bun.settle(50)
     assert bun.of(1, RESPONSE) == []

@@ -8,6 +8,7 @@ from typing import Any, Callable, List
 import pytest
 
 from fakes import FakeBun
+from granian_ts.protocol import DISCONNECT
 
 
 @pytest.fixture
@@ -24,6 +25,9 @@ def serve_wsgi():
     yield serve
     for bun in buns:
         bun.host.interface.pool.shutdown()
+        for link in list(bun.host.interface._links):
+            link.close()
+        bun.close()
 
 
 def json_app(build: Callable[[dict], Any]) -> Callable[..., Any]:
@@ -35,3 +39,11 @@ def json_app(build: Callable[[dict], Any]) -> Callable[..., Any]:
         return [body]
 
     return app
+
+
+async def disconnect(bun: FakeBun, stream: int) -> None:
+    """DISCONNECT from Bun, and wait until the link's reader took it: frames cross a socket to
+    the app threads, so a test that then lets the app go on must not race them."""
+    bun.send(DISCONNECT, stream)
+    (link,) = bun.host.interface._links
+    await bun.until(lambda: stream not in link.streams)

@@ -80,6 +80,10 @@ class AsyncStream(Stream):
 class Interface:
     """Serves one app: its lifecycle (startup/shutdown) and a Stream per REQUEST frame."""
 
+    # True: at its first request a connection is handed over whole (`take_connection`) instead
+    # of its streams being opened here one by one (WSGI, whose app threads serve it).
+    takes_connections = False
+
     def __init__(self, app: Any, config: "Config") -> None:
         self.app = app
         self.config = config
@@ -95,6 +99,11 @@ class Interface:
     def open_stream(self, conn: "Connection", stream_id: int, head: bytes, end: bool) -> Stream:
         """Start serving the request whose REQUEST payload is `head` (`end`: it has no body).
         The stream goes into `conn.streams` before its app can run (and finish)."""
+        raise NotImplementedError
+
+    def take_connection(self, sock: Any, decoder: Any, frames: Any) -> None:
+        """With `takes_connections`: serve the connection on `sock` from now on; `decoder` holds
+        what was read past `frames`, the frames read and not yet dispatched (the first request first)."""
         raise NotImplementedError
 
     def open_websocket(self, conn: "Connection", stream_id: int, head: bytes) -> Stream:

@@ -1,14 +1,16 @@
 """WSGI 1.0.1 (PEP 3333, https://peps.python.org/pep-3333/) over the frame protocol.
 
-A WSGI app blocks, so it never runs on the event loop that talks to Bun: each request runs
-on a `BlockingPool` thread (`--blocking-threads`). The two sides of a request meet in
-`WSGIStream`:
+A WSGI app blocks, so it never runs on the event loop. Each connection from Bun is handed, at
+its first request, to the app threads (`BlockingPool`, `--blocking-threads` app calls at once):
+a `Link` (`_wsgi_link.py`) whose threads read the frames, run the requests and write the
+responses themselves. A request meets its frames in `WSGIStream`:
 
-- loop → app thread: REQUEST_BODY chunks, RESPONSE_ACKs and the client's disconnect go into a
+- reader → app thread: REQUEST_BODY chunks, RESPONSE_ACKs and the client's disconnect go into a
   `SimpleQueue` that only the app thread reads, when it has to: `wsgi.input` blocks on it for
-  more body, the response blocks on it while WINDOW bytes are unacknowledged.
-- app thread → loop: response pieces and REQUEST_ACKs are handed over through `LoopCalls`,
-  which wakes the loop once per tick however many threads hand something over.
+  more body, the response blocks on it while WINDOW bytes are unacknowledged (a thread waiting
+  so reads the link itself when no other thread is reading).
+- app thread → Bun: response frames and REQUEST_ACKs are queued on the link and sent together
+  once the thread has nothing more to run, or at once for a piece of a response still going.
 
 Both directions keep to the protocol's windows (docs/protocol.md, flow control), so neither a
 200 MiB upload nor a 1 GiB generator is ever held in memory.
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 import threading
 from collections import deque
 from queue import Empty, SimpleQueue
-from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, Iterable, List, Optional, Set, Tuple
 from urllib.parse import unquote_to_bytes
 
 from ..protocol import (
@@ -34,12 +37,15 @@ from ..protocol import (
     RESPONSE_BODY,
     U32,
     WINDOW,
+    Frame,
+    FrameDecoder,
     HeadCache,
     RequestHead,
     check_text_head,
     decode_request_head,
 )
 from ._http import ERROR_BODY, ERROR_HEAD
+from ._wsgi_link import Link
 from .base import Interface, Stream
 
 if TYPE_CHECKING:
@@ -57,6 +63,9 @@ _GONE = object()  # the client went away, or the connection to Bun was lost
 # A request body Bun reads whole and sends as one frame (SMALL_BODY in src/_bridge.ts): the app
 # starts when it arrives, so its thread never blocks (two more thread switches) waiting for it.
 SMALL_BODY = 64 * 1024
+
+# How often the monitor looks for links whose threads are all stuck in the app (_wsgi_link.py).
+MONITOR_INTERVAL = 0.002
 
 # Files are read in blocks at least this big: every block is a frame, and Django asks for 4 KiB.
 FILE_BLOCK = 128 * 1024
@@ -86,6 +95,7 @@ class BlockingPool:
         self._threads = 0
         self._idle = 0
         self._started = 0
+        self._stopped = False
 
     @property
     def threads(self) -> int:
@@ -135,48 +145,20 @@ class BlockingPool:
             with lock:
                 self._idle += 1
 
+    def resize(self, delta: int) -> None:
+        """Allow `delta` more (or fewer) threads; a pool shut down stays at 0."""
+        with self._lock:
+            if self._stopped:
+                return
+            self.size += delta
+
     def shutdown(self) -> None:
         """Let the threads exit once the tasks queued so far are done (without waiting for them)."""
         with self._lock:
+            self._stopped = True
             count, self.size = self._threads, 0
         for _ in range(count):
             self._tasks.put(None)
-
-
-class LoopCalls:
-    """Calls from app threads to run on the event loop, in order.
-
-    `call_soon_threadsafe` costs a handle and a wake-up write per call; here calls queue up and
-    one scheduled run takes them all, so a burst of responses wakes the loop once.
-    """
-
-    __slots__ = ("_loop", "_calls", "_scheduled")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._calls: Deque[Tuple[Callable[..., None], Tuple[Any, ...]]] = deque()
-        self._scheduled = False
-
-    def __call__(self, fn: Callable[..., None], *args: Any) -> None:
-        self._calls.append((fn, args))
-        if not self._scheduled:
-            self._scheduled = True
-            try:
-                self._loop.call_soon_threadsafe(self._run)
-            except RuntimeError:
-                pass  # the loop is closed: the worker is exiting
-
-    def _run(self) -> None:
-        # Cleared before draining: a call queued from here on is either taken by this run or
-        # schedules the next one.
-        self._scheduled = False
-        calls = self._calls
-        while calls:
-            fn, args = calls.popleft()
-            try:
-                fn(*args)
-            except Exception:
-                logger.exception("error handing a WSGI response to Bun")
 
 
 # -------------------------------------------------------------------------------------------
@@ -402,10 +384,18 @@ class WSGIInput:
 
 
 class WSGIInterface(Interface):
+    # Bun's connections are served by the app threads (`_wsgi_link.Link`), not the event loop.
+    takes_connections = True
+
     def __init__(self, app: Any, config: "Config") -> None:
         super().__init__(app, config)
+        # Threads: each app call needs one of `slots`; each link's reader needs one beyond them.
         self.pool = BlockingPool(config.blocking_threads, config.blocking_threads_idle_timeout)
-        self.calls: Optional[LoopCalls] = None
+        self.slots = threading.BoundedSemaphore(config.blocking_threads)
+        self._links: Set[Link] = set()
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._watching = False
+        self._watch_handle: Optional[asyncio.TimerHandle] = None
         # SCRIPT_NAME is the mount point; "/" is the root, which PEP 3333 spells "".
         self._script_name = config.root_path.rstrip("/")
         # What every request's environ starts from: copying it beats building the whole dict.
@@ -425,20 +415,90 @@ class WSGIInterface(Interface):
         }
 
     async def startup(self) -> None:
-        self.calls = LoopCalls(asyncio.get_running_loop())
+        self._loop = asyncio.get_running_loop()
 
     async def shutdown(self) -> None:
         self.pool.shutdown()
+        if self._watch_handle is not None:
+            self._watch_handle.cancel()
+            self._watch_handle = None
+        for link in list(self._links):
+            link.close()
 
     def open_stream(self, conn: "Connection", stream_id: int, head: bytes, end: bool) -> Stream:
+        raise RuntimeError("WSGI serves whole connections (take_connection), not streams of the event loop's")
+
+    # Links (src: _wsgi_link.py)
+
+    def take_connection(self, sock: socket.socket, decoder: FrameDecoder, frames: Iterable[Frame]) -> None:
+        """Serve a connection from Bun on the app threads from now on; `frames` were read already."""
+        link = Link(self, sock, decoder)
+        self._links.add(link)
+        self.pool.resize(1)  # the link's reader
+        try:
+            with link.lock:
+                link.dispatch(frames)
+        except Exception as exc:
+            logger.error("closing the connection to Bun: %s", exc)
+            link.close()
+            return
+        self.pool.submit(link.serve)
+
+    def forget(self, link: Link) -> None:
+        if link in self._links:
+            self._links.discard(link)
+            self.pool.resize(-1)
+
+    def new_stream(self, link: Link, stream_id: int, head: bytes, end: bool) -> "WSGIStream":
         request = decode_request_head(head)
-        stream = WSGIStream(self, conn, stream_id, request, end)
-        conn.streams[stream_id] = stream
-        if end or not _is_small_body(request[7]):
-            self.pool.submit(stream.run)
-        else:
+        stream = WSGIStream(self, link, stream_id, request, end)
+        # A small body comes whole right after its head: the app starts when it is here, so its
+        # thread never waits for it.
+        if not end and _is_small_body(request[7]):
             stream.deferred = True
         return stream
+
+    # The monitor: a link whose threads are all in the app gets more (module docstring of _wsgi_link).
+
+    def watch(self) -> None:
+        """Called by a thread about to run the app: make sure the monitor is looking."""
+        if not self._watching:
+            self._watching = True
+            loop = self._loop
+            if loop is not None:
+                try:
+                    loop.call_soon_threadsafe(self._start_watching)
+                except RuntimeError:
+                    pass  # the loop is closed: the worker is exiting
+
+    def _start_watching(self) -> None:
+        if self._watch_handle is None:
+            self._watch_handle = self._loop.call_later(MONITOR_INTERVAL, self._watch)  # type: ignore[union-attr]
+
+    def _watch(self) -> None:
+        self._watch_handle = None
+        busy = False
+        for link in list(self._links):
+            # A link with requests waiting and none running: another link's threads hold
+            # every slot, and the slot freed next may be this link's.
+            if not link.running and not link.pending:
+                link.seen = -1
+                continue
+            busy = True
+            progress = link.progress
+            if progress == link.seen and (link.pending or not link.reading or link.has_output):
+                # Stalled: one thread to read (and send what waits), one per request waiting.
+                for _ in range(1 + min(len(link.pending), self.config.blocking_threads)):
+                    self.pool.submit(link.serve)
+            link.seen = progress
+        if not busy:
+            self._watching = False
+            # A thread that started after its link was looked at may have seen _watching still
+            # set, and not asked: look again before stopping.
+            if not any(link.running or link.pending for link in list(self._links)):
+                return
+            self._watching = True
+        self._watch_handle = self._loop.call_later(MONITOR_INTERVAL, self._watch)  # type: ignore[union-attr]
 
     def environ(self, stream: "WSGIStream", request: RequestHead) -> Dict[str, Any]:
         method, scheme, http_version, host, port, raw_path, query, headers = request
@@ -480,41 +540,38 @@ def _is_small_body(headers: List[Tuple[bytes, bytes]]) -> bool:
 
 
 class WSGIStream(Stream):
-    """One request: the loop side takes frames and writes responses, the app thread runs the app.
+    """One request, run by an app thread of its link; the link's reader feeds it frames.
 
-    Attributes are owned by one side each; `gone` and `_body_end` are written by the loop and
-    only read by the app thread.
+    The reader (under `link.lock`) sets `gone`, `_body_end` and `deferred` and puts events on
+    `_events`; everything else belongs to the thread running the app.
     """
 
     __slots__ = (
         # shared
-        "_interface", "_conn", "_id", "_calls", "_events", "gone", "_body_end", "deferred",
-        # loop side
-        "_held", "_on_wire", "_done",
+        "_interface", "_link", "_id", "_events", "gone", "_body_end", "deferred",
         # app thread side
-        "_request", "_head", "_head_sent", "_unacked", "_pending", "_eof",
+        "_request", "_headers", "_head", "_head_sent", "_on_wire", "_done", "_unacked", "_pending", "_eof",
     )
 
-    def __init__(self, interface: WSGIInterface, conn: "Connection", stream_id: int, request: RequestHead, end: bool) -> None:
+    def __init__(self, interface: WSGIInterface, link: Link, stream_id: int, request: RequestHead, end: bool) -> None:
         self._interface = interface
-        self._conn = conn
+        self._link = link
         self._id = stream_id
-        self._calls = interface.calls
         self._events: "SimpleQueue[Any]" = SimpleQueue()
         self.gone = False
-        self._body_end = end  # the loop received the last body chunk: acks are no use any more
+        self._body_end = end  # the reader received the last body chunk: acks are no use any more
         self.deferred = False  # the app starts with the first body chunk (a small body)
-        self._held: Optional[Tuple[bytes, Any]] = None  # RESPONSE head + first chunk, until the tick ends
-        self._on_wire = False  # a RESPONSE frame was written: a 500 is no longer possible
-        self._done = False  # the response ended (or was aborted) for Bun
         self._request: Optional[RequestHead] = request
+        self._headers: Any = None  # start_response's, for the declared length of an iterable's body
         self._head: Optional[bytes] = None  # from start_response
-        self._head_sent = False  # the head was handed to the loop
-        self._unacked = 0  # response bytes handed over that Bun has not acknowledged
+        self._head_sent = False  # the head was queued for Bun
+        self._on_wire = False  # a RESPONSE frame without END was queued: a 500 is no longer possible
+        self._done = False  # the response ended (or was aborted) for Bun
+        self._unacked = 0  # response bytes queued that Bun has not acknowledged
         self._pending: Deque[bytes] = deque()  # body chunks taken off the queue, not yet read
         self._eof = end  # the app thread saw the end of the body
 
-    # Loop side: frames from the connection
+    # Reader side: frames from Bun (called holding the link's lock)
 
     def on_body(self, chunk: bytes, end: bool) -> None:
         put = self._events.put
@@ -526,7 +583,7 @@ class WSGIStream(Stream):
             put(_END)
         if self.deferred:
             self.deferred = False
-            self._interface.pool.submit(self.run)
+            self._link.pending.append(self)
 
     def on_ack(self, size: int) -> None:
         self._events.put(size)
@@ -535,67 +592,10 @@ class WSGIStream(Stream):
         self.gone = True
         self._events.put(_GONE)
 
-    # Loop side: what the app thread hands over (through LoopCalls)
-
-    def _emit(self, head: Optional[bytes], chunk: Any, end: bool) -> None:
-        if self._done or self.gone:
-            return
-        conn = self._conn
-        held = self._held
-        if held is not None:
-            self._held = None
-            if end and not chunk:
-                # The response ended in the tick it started: one complete RESPONSE frame.
-                conn.write_frame(RESPONSE, FLAG_END, self._id, held[0], held[1])
-                self._finish()
-                return
-            conn.write_frame(RESPONSE, 0, self._id, held[0], held[1])
-            self._on_wire = True
-        if head is not None:
-            if end:
-                conn.write_frame(RESPONSE, FLAG_END, self._id, head, chunk)
-                self._finish()
-                return
-            # Held to the end of this tick: if the iterable ends meanwhile (one-chunk
-            # responses), the head, the body and END go as one frame, which Bun answers with
-            # a plain Response instead of a stream.
-            self._held = (head, chunk)
-            conn.before_flush(self._release)
-            return
-        conn.write_frame(RESPONSE_BODY, FLAG_END if end else 0, self._id, chunk)
-        if end:
-            self._finish()
-
-    def _release(self) -> None:
-        held = self._held
-        if held is not None and not self._done and not self.gone:
-            self._held = None
-            self._conn.write_frame(RESPONSE, 0, self._id, held[0], held[1])
-            self._on_wire = True
-
-    def _emit_error(self, reason: str) -> None:
-        """500 while nothing is on the wire, else abort (Bun drops the client connection)."""
-        if self._done or self.gone:
-            return
-        if self._on_wire:
-            self._conn.write_frame(RESPONSE_ABORT, 0, self._id, reason.encode("utf-8"))
-        else:
-            self._held = None
-            self._conn.write_frame(RESPONSE, FLAG_END, self._id, ERROR_HEAD, ERROR_BODY)
-        self._finish()
-
-    def _emit_ack(self, size: int) -> None:
-        if not self._done and not self.gone:
-            self._conn.write_frame(REQUEST_ACK, 0, self._id, _pack_u32(size))
-
-    def _finish(self) -> None:
-        self._done = True
-        self._conn.end_stream(self._id, self)
-
     # App thread
 
     def run(self) -> None:
-        """Call the app and send what it returns; runs on a blocking thread."""
+        """Call the app and send what it returns."""
         request, self._request = self._request, None
         assert request is not None
         result: Any = None
@@ -604,13 +604,7 @@ class WSGIStream(Stream):
             if type(result) is list or type(result) is tuple:
                 self._send_sequence(result)
             else:
-                write = self._write
-                for chunk in result:
-                    if chunk:
-                        write(chunk)
-                    elif self.gone:
-                        break
-                self._send(b"", True)
+                self._send_iterable(result)
         except ClientDisconnected:
             pass
         except BaseException as exc:
@@ -618,10 +612,10 @@ class WSGIStream(Stream):
                 logger.debug("WSGI application failed after the client disconnected", exc_info=True)
             elif isinstance(exc, _ResponseError):
                 logger.error("%s", exc)
-                self._calls(self._emit_error, str(exc))
+                self._fail(str(exc))
             else:
                 logger.exception("Exception in WSGI application")
-                self._calls(self._emit_error, "the WSGI application raised an exception")
+                self._fail("the WSGI application raised an exception")
         finally:
             # PEP 3333: close() is called however the request ended, client gone included.
             close = getattr(result, "close", None)
@@ -642,6 +636,7 @@ class WSGIStream(Stream):
         elif self._head is not None:
             raise RuntimeError("start_response() was already called (pass exc_info to replace the response)")
         self._head = encode_wsgi_head(status, headers)
+        self._headers = headers
         return self._write
 
     def _send_sequence(self, items: Any) -> None:
@@ -663,6 +658,22 @@ class WSGIStream(Stream):
             self._write(body)
             self._send(b"", True)
 
+    def _send_iterable(self, result: Any) -> None:
+        write = self._write
+        for chunk in result:
+            if chunk:
+                # A body that comes whole in its first item, at the length the app declared
+                # (Django's and Flask's responses), ends there: one frame with END, as a list's.
+                # (start_response may come with the first item: PEP 3333 allows it.)
+                if not self._head_sent and self._headers is not None and len(chunk) <= MAX_CHUNK:
+                    if len(chunk) == _declared_length(self._headers):
+                        self._send(chunk if type(chunk) is bytes else _as_bytes(chunk), True)
+                        return  # PEP 3333: a server may stop at the declared length; close() still runs
+                write(chunk)
+            elif self.gone:
+                break
+        self._send(b"", True)
+
     def _write(self, data: Any) -> None:
         """The write() callable of start_response, and each item of the response iterable."""
         if type(data) is not bytes:
@@ -679,26 +690,62 @@ class WSGIStream(Stream):
     def _send(self, chunk: Any, end: bool) -> None:
         if self.gone:
             raise ClientDisconnected("the client disconnected")
+        if self._done:
+            return  # ended at the declared length; what the app writes beyond it is not sent
         size = len(chunk)
         if self._unacked and self._unacked + size > WINDOW:
             self._wait_for_acks(size)
+        link = self._link
+        flags = FLAG_END if end else 0
         if self._head_sent:
-            head = None
+            link.write_frame(RESPONSE_BODY, flags, self._id, chunk)
         else:
             head = self._head
             if head is None:
                 raise _ResponseError("the WSGI application did not call start_response() before returning its body")
             self._head_sent = True
-        self._calls(self._emit, head, chunk, end)
-        self._unacked += size
+            link.write_frame(RESPONSE, flags, self._id, head, chunk)
+        if end:
+            self._finish()
+        else:
+            self._on_wire = True
+            self._unacked += size
+            # The app may take its time over the next piece (a stream): this one goes now.
+            link.flush()
+
+    def _fail(self, reason: str) -> None:
+        """500 while nothing is on the wire, else abort (Bun drops the client connection)."""
+        if self._done or self.gone:
+            return
+        if self._on_wire:
+            self._link.write_frame(RESPONSE_ABORT, 0, self._id, reason.encode("utf-8"))
+        else:
+            self._link.write_frame(RESPONSE, FLAG_END, self._id, ERROR_HEAD, ERROR_BODY)
+        self._finish()
+
+    def _finish(self) -> None:
+        self._done = True
+        self._link.end_stream(self._id, self)
+
+    def _next_event(self) -> Any:
+        """The next frame's event for this stream, reading the link itself when nobody else does."""
+        events = self._events
+        link = self._link
+        while True:
+            try:
+                return events.get_nowait()
+            except Empty:
+                pass
+            if not link.read_for_app():
+                link.flush()  # an ack this thread queued may be what Bun waits for
+                return events.get()
 
     def _wait_for_acks(self, size: int) -> None:
         """Block while Bun holds a window's worth of this response (the client reads slowly)."""
-        get = self._events.get
         while self._unacked and self._unacked + size > WINDOW:
             if self.gone:
                 raise ClientDisconnected("the client disconnected")
-            self._dispatch(get())
+            self._dispatch(self._next_event())
 
     def _dispatch(self, event: Any) -> None:
         kind = type(event)
@@ -723,13 +770,20 @@ class WSGIStream(Stream):
                 # Body that arrived before the client left is still read; beyond it, fail.
                 if self.gone:
                     raise ClientDisconnected("the client disconnected before sending the whole body") from None
-                event = events.get()
+                event = self._next_event()
             self._dispatch(event)
         chunk = pending.popleft()
         if not self._body_end:
             # Bun reads more of the client's body only as the app takes it (request window).
-            self._calls(self._emit_ack, len(chunk))
+            self._link.write_frame(REQUEST_ACK, 0, self._id, _pack_u32(len(chunk)))
         return chunk
+
+
+def _declared_length(headers: Any) -> Optional[int]:
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 class _ResponseError(RuntimeError):
