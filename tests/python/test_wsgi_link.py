@@ -44,7 +44,7 @@ async def test_connections_share_the_blocking_threads_and_none_starves(serve_wsg
     second = FakeBun(first.host.interface)
     try:
         first.request(path="/block")
-        await first.until(lambda: first.host.interface.slots._value == 0)
+        await first.until(lambda: first.host.interface.free_slots == 0)
         second.request(path="/waits")
         await second.settle(50)
         assert second.of(1, RESPONSE) == []

@@ -11,11 +11,12 @@ A thread inside the app (a query, a sleep) must not hold the rest up. The interf
 (`WSGIInterface._watch`, on the event loop) looks at every link each MONITOR_INTERVAL: one
 that has requests waiting, no thread reading, or responses not sent, while its threads are in
 the app and nothing moved since the last look, gets more threads from the pool. At most
-`--blocking-threads` app calls run at once (`slots`); reading needs no slot, so a link is
+`--blocking-threads` app calls run at once (`free_slots`); reading needs no slot, so a link is
 read even when every slot is taken.
 
-Locks: `lock` guards what the reader changes (streams, pending, reading, running); `_wlock`
-guards the output and the socket's writes. Neither is held while the other is taken.
+Locks: `lock`, the interface's one for all links, guards what the readers and runners change
+(streams, pending, reading, running, the free slots); each link's `_wlock` guards its output
+and the socket's writes. Neither is held while the other is taken.
 """
 
 from __future__ import annotations
@@ -55,13 +56,13 @@ READ_SIZE = 256 * 1024
 class Link:
     __slots__ = (
         "sock", "lock", "streams", "pending", "reading", "running", "progress", "closed", "seen",
-        "_interface", "_slots", "_decoder", "_wlock", "_out",
+        "_interface", "_decoder", "_wlock", "_out",
     )
 
     def __init__(self, interface: "WSGIInterface", sock: socket.socket, decoder: FrameDecoder) -> None:
         sock.setblocking(True)
         self.sock = sock
-        self.lock = threading.Lock()
+        self.lock = interface.lock  # one for every link: it also guards the worker's free slots
         self.streams: Dict[int, "WSGIStream"] = {}
         self.pending: Deque["WSGIStream"] = deque()  # requests ready to run, in arrival order
         self.reading = False  # a thread is in recv (or dispatching what it read)
@@ -70,7 +71,6 @@ class Link:
         self.closed = False
         self.seen = -1  # `progress` at the monitor's last look
         self._interface = interface
-        self._slots = interface.slots
         self._decoder = decoder
         self._wlock = threading.Lock()
         self._out: List[Any] = []
@@ -81,14 +81,23 @@ class Link:
         """Run what is pending, else read; return when another thread reads and nothing waits."""
         lock = self.lock
         pending = self.pending
-        slots = self._slots
+        streams = self.streams
+        interface = self._interface
+        done = None  # the stream this thread ran last
         while True:
             with lock:
+                if done is not None:
+                    interface.free_slots += 1
+                    self.running -= 1
+                    if streams.get(done._id) is done:  # unless Bun reused its id already
+                        del streams[done._id]
+                    done = None
                 if self.closed:
                     return
                 stream = None
-                if pending and slots.acquire(False):
+                if pending and interface.free_slots:
                     stream = pending.popleft()
+                    interface.free_slots -= 1
                     self.running += 1
                     self.progress += 1
                 elif self.reading:
@@ -102,13 +111,12 @@ class Link:
                 self.flush()
                 return
             else:
-                self._interface.watch()
+                interface.watch()
+                done = stream
                 try:
-                    stream.run()
-                finally:
-                    slots.release()
-                    with lock:
-                        self.running -= 1
+                    stream.run()  # which handles the app's errors itself
+                except BaseException:  # a last resort: the slot and the stream are given back above
+                    logger.exception("uncaught exception serving a WSGI request")
 
     def read_for_app(self) -> bool:
         """A thread waiting in the app for frames (body, acks) reads them itself when nobody
@@ -184,12 +192,6 @@ class Link:
                     stream.on_disconnect()
             else:
                 raise ProtocolError(f"frame type 0x{ftype:02x} has no place on a WSGI connection")
-
-    def end_stream(self, stream_id: int, stream: "WSGIStream") -> None:
-        """Forget a finished stream, unless Bun already reused its id for a new one."""
-        with self.lock:
-            if self.streams.get(stream_id) is stream:
-                del self.streams[stream_id]
 
     # Writing (from any thread)
 

@@ -389,9 +389,10 @@ class WSGIInterface(Interface):
 
     def __init__(self, app: Any, config: "Config") -> None:
         super().__init__(app, config)
-        # Threads: each app call needs one of `slots`; each link's reader needs one beyond them.
+        # Threads: each app call takes one of `free_slots`; each link's reader needs one beyond.
         self.pool = BlockingPool(config.blocking_threads, config.blocking_threads_idle_timeout)
-        self.slots = threading.BoundedSemaphore(config.blocking_threads)
+        self.lock = threading.Lock()  # the links' (_wsgi_link.py)
+        self.free_slots = config.blocking_threads
         self._links: Set[Link] = set()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._watching = False
@@ -724,8 +725,7 @@ class WSGIStream(Stream):
         self._finish()
 
     def _finish(self) -> None:
-        self._done = True
-        self._link.end_stream(self._id, self)
+        self._done = True  # the link forgets the stream when run() returns
 
     def _next_event(self) -> Any:
         """The next frame's event for this stream, reading the link itself when nobody else does."""
