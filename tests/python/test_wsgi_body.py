@@ -16,7 +16,7 @@ from granian_ts.protocol import (
     U32,
     WINDOW,
 )
-from wsgi_fakes import disconnect, serve_wsgi  # noqa: F401 (fixture)
+from wsgi_fakes import body_reader_app, disconnect, serve_wsgi  # noqa: F401 (fixture)
 
 
 def acks(bun, stream=1):
@@ -132,18 +132,8 @@ async def test_acks_pace_the_body_as_the_app_reads(serve_wsgi):
 
 
 async def test_a_read_waiting_for_body_fails_when_the_client_leaves(serve_wsgi):
-    errors = []
-
-    def app(environ, start_response):
-        try:
-            environ["wsgi.input"].read()
-        except OSError as exc:
-            errors.append(exc)
-            raise
-        start_response("200 OK", [])
-        return [b"unreachable"]
-
-    bun = await serve_wsgi(app)
+    errors: list = []
+    bun = await serve_wsgi(body_reader_app(errors))
     bun.send(REQUEST, 1, encode_request_head(method="POST"))
     bun.send(REQUEST_BODY, 1, b"part")
     await bun.settle()

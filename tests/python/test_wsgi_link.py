@@ -5,7 +5,7 @@ import threading
 
 from fakes import FakeBun, encode_request_head
 from granian_ts.protocol import FLAG_END, HEADER, REQUEST, REQUEST_BODY, RESPONSE, encode_frame
-from wsgi_fakes import serve_wsgi  # noqa: F401 (fixture)
+from wsgi_fakes import body_reader_app, gated_app, serve_wsgi  # noqa: F401 (fixture)
 
 
 def echo_app(environ, start_response):
@@ -33,12 +33,7 @@ async def test_connections_share_the_blocking_threads_and_none_starves(serve_wsg
     # One app thread for two connections: the second's request waits for the slot the first
     # holds, and runs once it is free, with no new frame from its own connection to wake it.
     gate = threading.Event()
-
-    def app(environ, start_response):
-        if environ["PATH_INFO"] == "/block":
-            gate.wait(5)
-        start_response("200 OK", [])
-        return [environ["PATH_INFO"].encode()]
+    app = gated_app(gate)
 
     first = await serve_wsgi(app, blocking_threads=1)
     second = FakeBun(first.host.interface)
@@ -57,18 +52,9 @@ async def test_connections_share_the_blocking_threads_and_none_starves(serve_wsg
 
 
 async def test_bun_going_away_fails_a_body_read_and_the_link_is_forgotten(serve_wsgi):
-    outcome = []
+    outcome: list = []
     reading = threading.Event()
-
-    def app(environ, start_response):
-        reading.set()
-        try:
-            environ["wsgi.input"].read()
-        except OSError as exc:
-            outcome.append(exc)
-            raise
-        start_response("200 OK", [])
-        return [b""]
+    app = body_reader_app(outcome, reading)
 
     bun = await serve_wsgi(app)
     # No content-length: the body streams, and the app waits in read() for it.

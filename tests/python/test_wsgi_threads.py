@@ -8,7 +8,7 @@ import pytest
 from granian_ts.config import parse_args
 from granian_ts.interfaces.wsgi import BlockingPool
 from granian_ts.protocol import RESPONSE
-from wsgi_fakes import disconnect, json_app, serve_wsgi  # noqa: F401 (fixture)
+from wsgi_fakes import disconnect, gated_app, json_app, serve_wsgi  # noqa: F401 (fixture)
 
 
 def wait_for(predicate, timeout=2.0):
@@ -125,14 +125,7 @@ async def test_slow_requests_overlap_on_n_threads_and_the_next_one_waits(serve_w
 
 async def test_the_event_loop_is_never_blocked_by_the_app(serve_wsgi):
     gate = threading.Event()
-
-    def app(environ, start_response):
-        if environ["PATH_INFO"] == "/block":
-            gate.wait(5)
-        start_response("200 OK", [])
-        return [environ["PATH_INFO"].encode()]
-
-    bun = await serve_wsgi(app, blocking_threads=2)
+    bun = await serve_wsgi(gated_app(gate), blocking_threads=2)
     bun.request(stream=1, path="/block")
     bun.request(stream=2, path="/quick")
     # While one thread is stuck in the app, another reads the frames and other requests finish.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, List
+import threading
+from typing import Any, Callable, List, Optional
 
 import pytest
 
@@ -28,6 +29,36 @@ def serve_wsgi():
         for link in list(bun.host.interface._links):
             link.close()
         bun.close()
+
+
+def gated_app(gate: threading.Event) -> Callable[..., Any]:
+    """A WSGI app echoing its path; `/block` waits for `gate` first (at most 5 s)."""
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/block":
+            gate.wait(5)
+        start_response("200 OK", [])
+        return [environ["PATH_INFO"].encode()]
+
+    return app
+
+
+def body_reader_app(errors: List[BaseException], reading: Optional[threading.Event] = None) -> Callable[..., Any]:
+    """A WSGI app reading its whole body; the OSError a read raises goes to `errors`, and up.
+    `reading` is set once the app starts reading."""
+
+    def app(environ, start_response):
+        if reading is not None:
+            reading.set()
+        try:
+            environ["wsgi.input"].read()
+        except OSError as exc:
+            errors.append(exc)
+            raise
+        start_response("200 OK", [])
+        return [b""]
+
+    return app
 
 
 def json_app(build: Callable[[dict], Any]) -> Callable[..., Any]:

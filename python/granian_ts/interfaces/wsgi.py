@@ -50,7 +50,6 @@ from .base import Interface, Stream
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..connection import Connection
 
 logger = logging.getLogger(__name__)
 
@@ -425,9 +424,6 @@ class WSGIInterface(Interface):
             self._watch_handle = None
         for link in list(self._links):
             link.close()
-
-    def open_stream(self, conn: "Connection", stream_id: int, head: bytes, end: bool) -> Stream:
-        raise RuntimeError("WSGI serves whole connections (take_connection), not streams of the event loop's")
 
     # Links (src: _wsgi_link.py)
 
