@@ -5,7 +5,7 @@
  */
 import { FLAG_END, FrameType, type FrameWriter, MAX_CHUNK, WINDOW } from "./_protocol.ts";
 import type { Stream } from "./_stream.ts";
-import { within } from "./_within.ts";
+import { isStalled, orStall } from "./_stall.ts";
 
 /** Bodies up to this size (by content-length) are read whole rather than streamed. */
 export const SMALL_BODY = 64 * 1024;
@@ -29,18 +29,6 @@ export function sendBody(
   if (length <= SMALL_BODY) sendSmall(s, req, writer, gone, timeoutMs, stalled);
   else pump(s, req, chunked, writer, gone, timeoutMs, stalled);
 }
-
-const STALLED = Symbol("stalled");
-
-/**
- * `p`, or STALLED when it takes longer than `ms` (0: never). A client that stops sending its
- * body must not hold its request slot (and the app) forever (--body-read-timeout).
- */
-export function orStall<T>(p: Promise<T>, ms: number): Promise<T | typeof STALLED> {
-  return ms <= 0 ? p : within(p, ms, STALLED);
-}
-
-export const isStalled = (v: unknown): v is typeof STALLED => v === STALLED;
 
 async function sendSmall(
   s: Stream,

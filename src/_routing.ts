@@ -13,8 +13,9 @@
 import type { Server } from "bun";
 import type { WorkerBridge } from "./_bridge.ts";
 import { parseContentLength } from "./_content_length.ts";
-import { SMALL_BODY, isStalled, orStall } from "./_request_body.ts";
+import { SMALL_BODY } from "./_request_body.ts";
 import { REQUEST_TIMEOUT } from "./_response.ts";
+import { unwatch, watch } from "./_stall.ts";
 
 /** Int32 cells per worker slot. */
 const STRIDE = 4;
@@ -209,15 +210,26 @@ export class WorkerPool {
     return this.route(req, server);
   }
 
-  private async prefetch(req: Request, server: Server<unknown>): Promise<Response> {
-    let body: Uint8Array | symbol;
-    try {
-      body = await orStall(req.bytes(), this.opts.bodyReadTimeoutMs);
-    } catch {
-      return new Response(null, { status: 400, headers: { connection: "close" } }); // the client is gone
-    }
-    if (isStalled(body)) return REQUEST_TIMEOUT();
-    return this.route(req, server, body as Uint8Array);
+  private prefetch(req: Request, server: Server<unknown>): Promise<Response> {
+    const ms = this.opts.bodyReadTimeoutMs;
+    // Callbacks, not `await orStall(...)`: one promise per request fewer on every small POST.
+    return new Promise<Response>((resolve, reject) => {
+      const deadline = ms > 0 ? watch(ms, () => resolve(REQUEST_TIMEOUT())) : null;
+      req.bytes().then(
+        (body) => {
+          if (deadline !== null && !unwatch(deadline)) return;
+          try {
+            resolve(this.route(req, server, body));
+          } catch (err) {
+            reject(err); // as the request would have failed unread: Bun answers 500
+          }
+        },
+        () => {
+          // The client is gone.
+          if (deadline === null || unwatch(deadline)) resolve(new Response(null, { status: 400, headers: { connection: "close" } }));
+        },
+      );
+    });
   }
 
   private route(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {

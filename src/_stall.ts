@@ -1,0 +1,76 @@
+/**
+ * Deadlines on request-body reads (--body-read-timeout), kept by one sweeping timer per thread
+ * rather than a timer per read: every small POST reads its body under a deadline, and a
+ * `setTimeout` + `Promise.race` + `finally` per read cost twice what a deadline in a Set does
+ * (bench/stall.bench.ts: ~0.55 µs against ~0.28 per read). A stalled read is noticed up to one
+ * sweep period late: a tenth of its timeout, 10 ms to 1 s.
+ */
+
+export const STALLED = Symbol("stalled");
+
+interface Watched {
+  deadline: number;
+  stall: () => void;
+}
+
+const watched = new Set<Watched>();
+let sweeper: ReturnType<typeof setInterval> | null = null;
+let period = Infinity;
+
+function sweep() {
+  const now = performance.now();
+  for (const w of watched) {
+    if (w.deadline > now) continue;
+    watched.delete(w);
+    w.stall();
+  }
+  if (watched.size === 0) stopSweeping();
+}
+
+function stopSweeping() {
+  if (sweeper) clearInterval(sweeper);
+  sweeper = null;
+  period = Infinity;
+}
+
+function sweepEvery(ms: number) {
+  const p = Math.min(1000, Math.max(10, Math.floor(ms / 10)));
+  if (sweeper && p >= period) return;
+  if (sweeper) clearInterval(sweeper);
+  period = p;
+  sweeper = setInterval(sweep, p);
+  // The reads it watches keep their requests (and so the server) alive; the sweep alone must
+  // not keep an embedding app's process waiting after `server.stop()`.
+  sweeper.unref();
+}
+
+/** A deadline being watched: `unwatch` it when the read settles. */
+export type Deadline = object;
+
+/** Call `stall` once `ms` have passed, unless `unwatch`ed before. */
+export function watch(ms: number, stall: () => void): Deadline {
+  const w: Watched = { deadline: performance.now() + ms, stall };
+  watched.add(w);
+  sweepEvery(ms);
+  return w;
+}
+
+/** Stop watching `d`: false when it stalled already (its `stall` ran, or is running). */
+export const unwatch = (d: Deadline): boolean => watched.delete(d as Watched);
+
+/**
+ * `p`, or STALLED when it takes longer than `ms` (0: never). A client that stops sending its
+ * body must not hold its request slot (and the app) forever.
+ */
+export function orStall<T>(p: Promise<T>, ms: number): Promise<T | typeof STALLED> {
+  if (ms <= 0) return p;
+  return new Promise<T | typeof STALLED>((resolve, reject) => {
+    const d = watch(ms, () => resolve(STALLED));
+    p.then(
+      (v) => unwatch(d) && resolve(v),
+      (e) => unwatch(d) && reject(e),
+    );
+  });
+}
+
+export const isStalled = (v: unknown): v is typeof STALLED => v === STALLED;
