@@ -1,12 +1,9 @@
 """WSGI connections served by the app threads (`_wsgi_link.Link`): the hand-over from the event
 loop, several connections sharing --blocking-threads, and the ends of a connection."""
 
-import socket
 import threading
 
-import pytest
 from fakes import FakeBun, encode_request_head
-from granian_ts.interfaces._wsgi_link import _send_all
 from granian_ts.protocol import FLAG_END, HEADER, REQUEST, REQUEST_BODY, RESPONSE, encode_frame
 from wsgi_fakes import body_reader_app, gated_app, serve_wsgi  # noqa: F401 (fixture)
 
@@ -83,26 +80,3 @@ async def test_a_broken_frame_closes_the_link_and_the_others_keep_serving(serve_
         assert (await other.response()).body == b"/other"
     finally:
         other.close()
-
-
-@pytest.mark.parametrize("count", [3, 1500])
-def test_send_all_writes_every_part_in_order(count):
-    # Up to IOV_MAX buffers go out in one sendmsg; more (a very busy turn) are joined first.
-    a, b = socket.socketpair()
-    try:
-        parts = [bytes([i % 251]) * (1 + i % 7) for i in range(count)]
-        expected = b"".join(parts)
-        got = bytearray()
-
-        def drain():
-            while len(got) < len(expected):
-                got.extend(b.recv(65536))
-
-        t = threading.Thread(target=drain)
-        t.start()
-        _send_all(a, parts)
-        t.join(10)
-        assert bytes(got) == expected
-    finally:
-        a.close()
-        b.close()

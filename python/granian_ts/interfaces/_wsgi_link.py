@@ -51,21 +51,6 @@ _unpack_u32 = U32.unpack
 
 # What one recv asks for: a burst of requests from Bun, or a large body chunk, in one call.
 READ_SIZE = 256 * 1024
-# Buffers one sendmsg takes (Linux's IOV_MAX); a turn with more frames is joined instead.
-_IOV_MAX = 1024
-
-
-def _send_all(sock: socket.socket, parts: List[Any]) -> None:
-    """Write `parts` in order, all of them: gathered by the kernel (sendmsg) rather than joined
-    into one copy of the turn's output first, which is most of it body bytes."""
-    if len(parts) > _IOV_MAX:
-        sock.sendall(b"".join(parts))
-        return
-    sent = sock.sendmsg(parts)
-    # A blocking socket takes it all unless a signal cut the call short: the rest, joined.
-    rest = sum(map(len, parts)) - sent
-    if rest > 0:
-        sock.sendall(b"".join(parts)[sent:])
 
 
 class Link:
@@ -230,7 +215,7 @@ class Link:
             out, self._out = self._out, []
             if out and not self.closed:
                 try:
-                    _send_all(self.sock, out)
+                    self.sock.sendall(b"".join(out))
                 except OSError:
                     failed = True
         if failed:
