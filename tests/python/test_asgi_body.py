@@ -84,7 +84,7 @@ async def test_chunks_waiting_together_are_handed_over_as_one():
     bun.send(REQUEST_BODY, 1, b"cd", end=True)
     await bun.response()
     assert messages == [{"type": "http.request", "body": b"abcd", "more_body": False}]
-    assert acks(bun) == [4]
+    assert acks(bun) == []  # taken after the body's end: Bun has nothing left to read
 
 
 async def test_receive_after_the_body_waits_for_disconnect():
@@ -247,4 +247,5 @@ async def test_chunks_queued_past_max_chunk_reach_the_app_in_pieces_of_max_chunk
     assert b"".join(m["body"] for m in messages) == b"\x00" * piece + b"\x01" * piece + b"\x02" * piece
     assert [m["more_body"] for m in messages][-1] is False
     assert all(m["more_body"] for m in messages[:-1])
-    assert sum(acks(bun)) == 3 * piece
+    # All of it came before the app read (the fake has no window): no ack paces anything.
+    assert acks(bun) == []

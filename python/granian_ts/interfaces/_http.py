@@ -88,8 +88,10 @@ class HTTPExchange(AsyncStream):
                 n += 1
             body = b"".join(chunks[:n])
             self._chunks = chunks[n:]
-        # Bun reads more of the client's body only as the app takes it (request window).
-        self._conn.write_frame(REQUEST_ACK, 0, self._id, _pack_u32(len(body)))
+        # Bun reads more of the client's body only as the app takes it (request window); once
+        # the last chunk came there is nothing more to read, and no ack for Bun to decode.
+        if not self._body_end:
+            self._conn.write_frame(REQUEST_ACK, 0, self._id, _pack_u32(len(body)))
         return body
 
     # Ending the response
