@@ -211,13 +211,12 @@ export class WorkerPool {
   }
 
   private prefetch(req: Request, server: Server<unknown>): Promise<Response> {
-    const ms = this.opts.bodyReadTimeoutMs;
     // Callbacks, not `await orStall(...)`: one promise per request fewer on every small POST.
     return new Promise<Response>((resolve, reject) => {
-      const deadline = ms > 0 ? watch(ms, () => resolve(REQUEST_TIMEOUT())) : null;
+      const deadline = watch(this.opts.bodyReadTimeoutMs, () => resolve(REQUEST_TIMEOUT()));
       req.bytes().then(
         (body) => {
-          if (deadline !== null && !unwatch(deadline)) return;
+          if (!unwatch(deadline)) return;
           try {
             resolve(this.route(req, server, body));
           } catch (err) {
@@ -226,7 +225,7 @@ export class WorkerPool {
         },
         () => {
           // The client is gone.
-          if (deadline === null || unwatch(deadline)) resolve(new Response(null, { status: 400, headers: { connection: "close" } }));
+          if (unwatch(deadline)) resolve(new Response(null, { status: 400, headers: { connection: "close" } }));
         },
       );
     });

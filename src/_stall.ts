@@ -47,8 +47,9 @@ function sweepEvery(ms: number) {
 /** A deadline being watched: `unwatch` it when the read settles. */
 export type Deadline = object;
 
-/** Call `stall` once `ms` have passed, unless `unwatch`ed before. */
-export function watch(ms: number, stall: () => void): Deadline {
+/** Call `stall` once `ms` have passed, unless `unwatch`ed before; null when `ms` is 0 (never). */
+export function watch(ms: number, stall: () => void): Deadline | null {
+  if (ms <= 0) return null;
   const w: Watched = { deadline: performance.now() + ms, stall };
   watched.add(w);
   sweepEvery(ms);
@@ -56,7 +57,7 @@ export function watch(ms: number, stall: () => void): Deadline {
 }
 
 /** Stop watching `d`: false when it stalled already (its `stall` ran, or is running). */
-export const unwatch = (d: Deadline): boolean => watched.delete(d as Watched);
+export const unwatch = (d: Deadline | null): boolean => d === null || watched.delete(d as Watched);
 
 /**
  * `p`, or STALLED when it takes longer than `ms` (0: never). A client that stops sending its
