@@ -162,7 +162,7 @@ export class WorkerBridge {
   /** `body`: the whole body, when the caller read it already (a small one, src/_routing.ts). */
   handle(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
     if (!this.socket) return BAD_GATEWAY();
-    if (this.active >= this.opts.backpressure) return this.queued(req, server);
+    if (this.active >= this.opts.backpressure) return this.queued(req, server, body);
 
     const url = req.url;
     // req.url is absolute ("http://host/path?query"): the path starts at the first "/" after "//".
@@ -300,10 +300,11 @@ export class WorkerBridge {
     this.disconnect(s);
   };
 
-  private async queued(req: Request, server: Server<unknown>): Promise<Response> {
+  /** `body`: read already before routing (src/_routing.ts); Bun gives a body to one reader only. */
+  private async queued(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> {
     await new Promise<void>((r) => this.waiting.push(r));
     this.active--; // release() handed its slot over; handle() takes it again
-    return this.handle(req, server);
+    return this.handle(req, server, body);
   }
 
   /** The client went away before the response ended. */
