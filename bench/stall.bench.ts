@@ -1,7 +1,7 @@
 /**
  * What a small request body's read deadline (--body-read-timeout) costs per request on the
  * listener thread, in the shape `WorkerPool.prefetch` (src/_routing.ts) reads it: a deadline
- * in one sweeping timer's set (src/_stall.ts) against the timer per read it replaced
+ * in one sweeping timer's list (src/_stall.ts) against the timer per read it replaced
  * (`within`: setTimeout + Promise.race + finally, under an async function), and no deadline.
  * Run: node_modules/.bin/bun bench/stall.bench.ts
  */
@@ -25,7 +25,7 @@ async function timed() {
 }
 
 group("a small body read under a 30 s deadline", () => {
-  bench("sweep: a deadline in a set, callbacks", swept);
+  bench("sweep: a deadline in a list, callbacks", swept);
   bench("timer per read: async + within", timed);
   bench("no deadline: async + await", async () => answer(await read()));
 });

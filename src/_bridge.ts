@@ -21,6 +21,7 @@ import {
 import { sendBody } from "./_request_body.ts";
 import { BAD_GATEWAY, BAD_REQUEST, CUT, REQUEST_TIMEOUT, Responder, cutBody } from "./_response.ts";
 import { Stream } from "./_stream.ts";
+import { StreamTable } from "./_stream_table.ts";
 import { WsSession, upgrade } from "./_websocket.ts";
 
 /**
@@ -76,16 +77,19 @@ export interface BridgeOptions {
 
 export class WorkerBridge {
   private socket: Socket | null = null;
-  private readonly streams = new Map<number, Stream>();
-  private nextId = 1;
+  private readonly streams = new StreamTable<Stream>();
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   readonly writer: FrameWriter;
   private readonly decoder: FrameDecoder;
   private idle: (() => void) | null = null;
-  /** Streams opened since the last abort sweep, and those opened in the period before it. */
-  private young: Stream[] = [];
-  private aging: Stream[] = [];
+  /**
+   * Ids of the streams opened since the last abort sweep, and of those opened in the period
+   * before it. Ids, not Streams: a stream answered within the period must not be kept alive
+   * by the list (see src/_stream_table.ts).
+   */
+  private young: number[] = [];
+  private aging: number[] = [];
   /** Accepted websockets, by stream id (src/_websocket.ts). */
   private readonly sessions = new Map<number, WsSession>();
   /** The server of the last upgrade request: the one to upgrade it with. */
@@ -161,6 +165,26 @@ export class WorkerBridge {
 
   /** `body`: the whole body, when the caller read it already (a small one, src/_routing.ts). */
   handle(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
+    return this.open(req, server, body, null)!;
+  }
+
+  /**
+   * `handle`, answering through `resolve` instead of a promise of its own: a caller already
+   * inside a promise Bun waits on (src/_routing.ts, which reads small bodies first) saves
+   * one promise per request and the job that chains one promise to another.
+   */
+  handleWith(resolve: (r: Response | Promise<Response>) => void, req: Request, server: Server<unknown>, body?: Uint8Array) {
+    const r = this.open(req, server, body, resolve);
+    if (r !== undefined) resolve(r);
+  }
+
+  /** What the request is answered with now, or undefined when it went to the worker and `resolve` will be told. */
+  private open(
+    req: Request,
+    server: Server<unknown>,
+    body: Uint8Array | undefined,
+    resolve: ((r: Response) => void) | null,
+  ): Promise<Response> | Response | undefined {
     if (!this.socket) return BAD_GATEWAY();
     if (this.active >= this.opts.backpressure) return this.queued(req, server, body);
 
@@ -225,34 +249,40 @@ export class WorkerBridge {
     head += fields;
 
     this.active++;
-    const id = this.nextId;
-    this.nextId = id === 0xffffffff ? 1 : id + 1;
+    const id = this.streams.nextId();
     if (upgradeTo !== undefined && this.opts.websocket && upgradeTo.toLowerCase() === "websocket") {
       this.server = server;
       this.writer.text(FrameType.WS_OPEN, 0, id, head);
-      return new Promise<Response>((resolve) => {
-        const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
-        this.streams.set(id, s);
-        this.watchAbort(s);
-      });
+      length = 0; // the stream carries websocket messages, not a body
+    } else {
+      // On HTTP/2 a body needs neither content-length nor transfer-encoding: without a length,
+      // Bun's `req.body` (null when the request has none, on either protocol) decides.
+      if (length === -1 && req.body !== null) length = Infinity;
+      this.writer.text(FrameType.REQUEST, length > 0 ? 0 : FLAG_END, id, head);
     }
-    // On HTTP/2 a body needs neither content-length nor transfer-encoding: without a length,
-    // Bun's `req.body` (null when the request has none, on either protocol) decides.
-    if (length === -1 && req.body !== null) length = Infinity;
-    const hasBody = length > 0;
-    this.writer.text(FrameType.REQUEST, hasBody ? 0 : FLAG_END, id, head);
+    if (resolve !== null) return this.start(resolve, id, req, host, length, chunked, body);
+    return new Promise<Response>((r) => this.start(r, id, req, host, length, chunked, body));
+  }
 
-    return new Promise<Response>((resolve) => {
-      const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
-      this.streams.set(id, s);
-      this.watchAbort(s);
-      if (!hasBody) return;
-      if (body) {
-        // Read before routing (src/_routing.ts): it goes out whole.
-        s.unacked += body.length;
-        this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id, body);
-      } else sendBody(s, req, length, chunked, this.writer, this.gone, this.opts.bodyReadTimeoutMs ?? 0, this.stalled);
-    });
+  /** The stream of a request whose head went out: answered through `resolve`; its body follows. */
+  private start(
+    resolve: (r: Response) => void,
+    id: number,
+    req: Request,
+    host: string,
+    length: number,
+    chunked: boolean,
+    body: Uint8Array | undefined,
+  ): undefined {
+    const s = new Stream(this, id, resolve, req, host, this.opts.accessLog ? performance.now() : 0);
+    this.streams.set(s);
+    this.watchAbort(s);
+    if (length <= 0) return;
+    if (body) {
+      // Read before routing (src/_routing.ts): it goes out whole.
+      s.unacked += body.length;
+      this.writer.bytes(FrameType.REQUEST_BODY, FLAG_END, s.id, body);
+    } else sendBody(s, req, length, chunked, this.writer, this.gone, this.opts.bodyReadTimeoutMs ?? 0, this.stalled);
   }
 
   /**
@@ -265,15 +295,17 @@ export class WorkerBridge {
    */
   private watchAbort(s: Stream) {
     // The timer runs while either list holds streams: the first into both empty lists starts it.
-    if (this.young.push(s) === 1 && this.aging.length === 0) setTimeout(this.sweep, ABORT_SWEEP_MS);
+    if (this.young.push(s.id) === 1 && this.aging.length === 0) setTimeout(this.sweep, ABORT_SWEEP_MS);
   }
 
   private sweep = () => {
     const old = this.aging;
     this.aging = this.young;
     this.young = [];
-    for (const s of old) {
-      if (s.closed) continue;
+    for (const id of old) {
+      const s = this.streams.get(id);
+      // Gone from the map: answered (or upgraded) within the period.
+      if (s === undefined || s.closed) continue;
       const signal = s.req.signal;
       if (signal.aborted) {
         this.disconnect(s);

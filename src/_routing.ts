@@ -97,11 +97,14 @@ export interface PoolOptions {
   bodyReadTimeoutMs: number;
 }
 
+/** Answers a request Bun waits on (the resolve of the promise its fetch handler returned). */
+type Resolve = (r: Response | Promise<Response>) => void;
+
 interface Waiting {
   req: Request;
   server: Server<unknown>;
   body: Uint8Array | undefined;
-  resolve: (r: Response | Promise<Response>) => void;
+  resolve: Resolve;
   since: number;
 }
 
@@ -193,11 +196,21 @@ export class WorkerPool {
     return best >= 0 ? best : fallback;
   }
 
-  private dispatch(slot: number, req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
+  private dispatch(slot: number, req: Request, server: Server<unknown>): Promise<Response> | Response {
+    this.count(slot);
+    return this.bridges[slot]!.handle(req, server);
+  }
+
+  /** `dispatch` for a request whose answer goes to a promise Bun already waits on. */
+  private dispatchWith(slot: number, resolve: Resolve, req: Request, server: Server<unknown>, body?: Uint8Array) {
+    this.count(slot);
+    this.bridges[slot]!.handleWith(resolve, req, server, body);
+  }
+
+  private count(slot: number) {
     const base = slot * STRIDE;
     Atomics.add(this.cells, base + IN_FLIGHT, 1);
     Atomics.add(this.cells, base + REQUESTS, 1);
-    return this.bridges[slot]!.handle(req, server, body);
   }
 
   handle(req: Request, server: Server<unknown>): Promise<Response> | Response {
@@ -218,7 +231,7 @@ export class WorkerPool {
         (body) => {
           if (!unwatch(deadline)) return;
           try {
-            resolve(this.route(req, server, body));
+            this.routeWith(resolve, req, server, body);
           } catch (err) {
             reject(err); // as the request would have failed unread: Bun answers 500
           }
@@ -231,25 +244,38 @@ export class WorkerPool {
     });
   }
 
-  private route(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
+  private route(req: Request, server: Server<unknown>): Promise<Response> | Response {
     // Requests already waiting go first, so a burst keeps its order.
     if (this.queue.length === this.head) {
       const slot = this.pick();
-      if (slot >= 0) return this.dispatch(slot, req, server, body);
+      if (slot >= 0) return this.dispatch(slot, req, server);
       if (Atomics.load(this.cells, this.queuedCell + 1)) return UNAVAILABLE(1);
     }
-    return this.enqueue(req, server, body);
+    if (!this.admit()) return UNAVAILABLE(this.retryAfter());
+    return new Promise((resolve) => this.wait(resolve, req, server));
   }
 
-  private enqueue(req: Request, server: Server<unknown>, body?: Uint8Array): Promise<Response> | Response {
-    if (Atomics.add(this.cells, this.queuedCell, 1) >= this.opts.queueSize) {
-      Atomics.sub(this.cells, this.queuedCell, 1);
-      return UNAVAILABLE(this.retryAfter());
+  /** `route` for a request whose body was read: answered through the promise Bun waits on. */
+  private routeWith(resolve: Resolve, req: Request, server: Server<unknown>, body: Uint8Array) {
+    if (this.queue.length === this.head) {
+      const slot = this.pick();
+      if (slot >= 0) return this.dispatchWith(slot, resolve, req, server, body);
+      if (Atomics.load(this.cells, this.queuedCell + 1)) return resolve(UNAVAILABLE(1));
     }
-    return new Promise((resolve) => {
-      this.queue.push({ req, server, body, resolve, since: performance.now() });
-      this.poll ??= setInterval(this.kick, QUEUE_POLL_MS);
-    });
+    if (!this.admit()) return resolve(UNAVAILABLE(this.retryAfter()));
+    this.wait(resolve, req, server, body);
+  }
+
+  /** Count a request into the queue; false (and not counted) when the queue is full. */
+  private admit(): boolean {
+    if (Atomics.add(this.cells, this.queuedCell, 1) < this.opts.queueSize) return true;
+    Atomics.sub(this.cells, this.queuedCell, 1);
+    return false;
+  }
+
+  private wait(resolve: Resolve, req: Request, server: Server<unknown>, body?: Uint8Array) {
+    this.queue.push({ req, server, body, resolve, since: performance.now() });
+    this.poll ??= setInterval(this.kick, QUEUE_POLL_MS);
   }
 
   /** Seconds a client should wait before it tries again: about the queue timeout. */
@@ -276,7 +302,7 @@ export class WorkerPool {
         continue;
       }
       this.shift();
-      w.resolve(this.dispatch(slot, w.req, w.server, w.body));
+      this.dispatchWith(slot, w.resolve, w.req, w.server, w.body);
     }
     if (this.head === q.length) {
       q.length = 0;

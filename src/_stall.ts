@@ -1,9 +1,13 @@
 /**
  * Deadlines on request-body reads (--body-read-timeout), kept by one sweeping timer per thread
  * rather than a timer per read: every small POST reads its body under a deadline, and a
- * `setTimeout` + `Promise.race` + `finally` per read cost twice what a deadline in a Set does
+ * `setTimeout` + `Promise.race` + `finally` per read cost twice what a deadline in a list does
  * (bench/stall.bench.ts: ~0.55 µs against ~0.28 per read). A stalled read is noticed up to one
  * sweep period late: a tenth of its timeout, 10 ms to 1 s.
+ *
+ * The deadlines are an array, each knowing its place, not a Set: JavaScriptCore keeps what a
+ * Set held through young-generation collections even after `delete`, and a deadline reaches its
+ * request (src/_stream_table.ts says what that cost).
  */
 
 export const STALLED = Symbol("stalled");
@@ -11,20 +15,36 @@ export const STALLED = Symbol("stalled");
 interface Watched {
   deadline: number;
   stall: () => void;
+  /** Its index in `watched`; -1 once it is not watched (unwatched, or stalled). */
+  at: number;
 }
 
-const watched = new Set<Watched>();
+const watched: Watched[] = [];
+
+/** Take `w` out of `watched`: the last one moves into its place. */
+function remove(w: Watched) {
+  const last = watched.pop()!;
+  if (last !== w) {
+    watched[w.at] = last;
+    last.at = w.at;
+  }
+  w.at = -1;
+}
+
 let sweeper: ReturnType<typeof setInterval> | null = null;
 let period = Infinity;
 
 function sweep() {
   const now = performance.now();
-  for (const w of watched) {
-    if (w.deadline > now) continue;
-    watched.delete(w);
+  // From the end: removing one moves the last into its place, which was looked at already.
+  for (let i = watched.length - 1; i >= 0; i--) {
+    const w = watched[i];
+    // A stall may have unwatched others (it answers its request, whose other reads end).
+    if (w === undefined || w.deadline > now) continue;
+    remove(w);
     w.stall();
   }
-  if (watched.size === 0) stopSweeping();
+  if (watched.length === 0) stopSweeping();
 }
 
 function stopSweeping() {
@@ -50,14 +70,20 @@ export type Deadline = object;
 /** Call `stall` once `ms` have passed, unless `unwatch`ed before; null when `ms` is 0 (never). */
 export function watch(ms: number, stall: () => void): Deadline | null {
   if (ms <= 0) return null;
-  const w: Watched = { deadline: performance.now() + ms, stall };
-  watched.add(w);
+  const w: Watched = { deadline: performance.now() + ms, stall, at: watched.length };
+  watched.push(w);
   sweepEvery(ms);
   return w;
 }
 
 /** Stop watching `d`: false when it stalled already (its `stall` ran, or is running). */
-export const unwatch = (d: Deadline | null): boolean => d === null || watched.delete(d as Watched);
+export function unwatch(d: Deadline | null): boolean {
+  if (d === null) return true;
+  const w = d as Watched;
+  if (w.at < 0) return false;
+  remove(w);
+  return true;
+}
 
 /**
  * `p`, or STALLED when it takes longer than `ms` (0: never). A client that stops sending its

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { STALLED, isStalled, orStall } from "../../src/_stall.ts";
+import { STALLED, isStalled, orStall, unwatch, watch } from "../../src/_stall.ts";
 
 const later = <T>(ms: number, v: T) => new Promise<T>((r) => setTimeout(() => r(v), ms));
 
@@ -36,5 +36,66 @@ describe("orStall (--body-read-timeout)", () => {
   test("many reads, each settled alone, none stalls", async () => {
     const reads = Array.from({ length: 1000 }, (_, i) => orStall(later(i % 20, i), 5000));
     expect(await Promise.all(reads)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+  });
+});
+
+describe("watch / unwatch", () => {
+  test("unwatch is true while the deadline is watched and false once it stalled", async () => {
+    const d = watch(5000, () => {});
+    expect(unwatch(d)).toBe(true);
+    expect(unwatch(d)).toBe(false);
+    expect(unwatch(null)).toBe(true);
+    expect(watch(0, () => {})).toBeNull();
+    let stalled = false;
+    const late = watch(50, () => (stalled = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stalled).toBe(true);
+    expect(unwatch(late)).toBe(false);
+  });
+
+  test("of many deadlines, the stalled ones stall once and the unwatched ones never", async () => {
+    const stalls = new Map<number, number>();
+    const ds = Array.from({ length: 300 }, (_, i) =>
+      watch(i % 3 === 0 ? 30 : 60_000, () => stalls.set(i, (stalls.get(i) ?? 0) + 1)),
+    );
+    // Unwatch a scattered half of the long ones now: each removal moves another into its place.
+    for (let i = 0; i < 300; i++) if (i % 3 !== 0 && i % 2 === 0) expect(unwatch(ds[i]!)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect([...stalls.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, k) => k * 3));
+    expect([...stalls.values()].every((n) => n === 1)).toBe(true);
+    for (let i = 0; i < 300; i++) if (i % 3 !== 0 && i % 2 !== 0) expect(unwatch(ds[i]!)).toBe(true);
+  });
+
+  test("a stall that unwatches other deadlines leaves the rest watched", async () => {
+    const fired: string[] = [];
+    const others = Array.from({ length: 20 }, (_, i) => watch(20, () => fired.push(`o${i}`)));
+    watch(20, () => {
+      fired.push("first");
+      for (const d of others.slice(0, 10)) unwatch(d);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    // Whichever ran first, each ran at most once, and none of the others is left watched.
+    expect(new Set(fired).size).toBe(fired.length);
+    expect(fired).toContain("first");
+    for (const d of others) expect(unwatch(d)).toBe(false);
+  });
+
+  test("a deadline unwatched is not kept alive through a young-generation GC (as a Set would)", () => {
+    const { edenGC, fullGC, heapStats } = require("bun:jsc");
+    const count = () => heapStats().objectTypeCounts.Headers ?? 0;
+    const sink: Headers[] = [];
+    const open: object[] = [];
+    const step = () => {
+      const h = new Headers({ a: "b" });
+      open.push(watch(60_000, () => sink.push(h))!);
+      if (open.length > 64) unwatch(open.shift()!);
+    };
+    for (let i = 0; i < 64; i++) step();
+    fullGC();
+    const before = count();
+    for (let i = 0; i < 1000; i++) step();
+    edenGC();
+    expect(count() - before).toBeLessThan(200);
+    for (const d of open) unwatch(d);
   });
 });
