@@ -55,8 +55,10 @@ WORKDIR /app
 USER app
 # GRANIAN_* are the options of `serve` (README, "Options"). The shutdown timeout stays under
 # `docker stop`'s 10 s, so in-flight requests finish before Docker would SIGKILL.
-# BUN_JSC_forceRAMSize: what bin/granian-ts sets (README, "Installing"), for this entry point.
+# BUN_JSC_forceRAMSize, BUN_JSC_largeHeapSize: what bin/granian-ts sets (README, "Installing"),
+# for this entry point.
 ENV BUN_JSC_forceRAMSize=1073741824 \
+    BUN_JSC_largeHeapSize=16777216 \
     GRANIAN_HOST=0.0.0.0 \
     GRANIAN_PORT=8000 \
     GRANIAN_INTERFACE=asgi \

@@ -114,3 +114,39 @@ def test_serve_then_a_signal_drains(installed, via, sig, target, code):
         assert "Application shutdown complete" in s.log  # lifespan shutdown ran: a graceful stop
     finally:
         s.stop(signal.SIGKILL)
+
+
+def _bun_environ(s):
+    """The environment of the Bun process serving `s` (bunx is a Bun process too: the one running cli/main.ts)."""
+
+    def cmdline(p):
+        with open(f"/proc/{p}/cmdline", "rb") as f:
+            return f.read()
+
+    buns = [p for p in tree_pids(s.proc.pid) if b"cli/main.ts" in cmdline(p)]
+    assert len(buns) == 1, [(p, cmdline(p)) for p in tree_pids(s.proc.pid)]
+    with open(f"/proc/{buns[0]}/environ", "rb") as f:
+        return dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+
+
+@pytest.mark.parametrize("via", ["npx", "bunx"])
+def test_the_command_sizes_the_js_heap_unless_told(installed, via):
+    # bin/granian-ts tells JavaScriptCore its RAM and its young generation's size (README,
+    # "Installing"); a value the user set is kept.
+    app, _ = installed
+    s = start(app, runners(app)[via])
+    try:
+        env = _bun_environ(s)
+        assert env.get(b"BUN_JSC_largeHeapSize") == b"16777216"
+        assert int(env.get(b"BUN_JSC_forceRAMSize", b"0")) > 0
+    finally:
+        s.stop(signal.SIGKILL)
+    s = Server("raw_asgi:app")
+    s.env = {**ENV, "BUN_JSC_largeHeapSize": "33554432"}
+    s.argv = ["sh", "-c", 'cd "$0" && exec "$@"', str(app), *runners(app)[via], *SERVE]
+    s.start(timeout=60)
+    try:
+        assert _bun_environ(s).get(b"BUN_JSC_largeHeapSize") == b"33554432"
+        assert httpx.get(s.url + "/scope").status_code == 200
+    finally:
+        s.stop(signal.SIGKILL)
