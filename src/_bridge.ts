@@ -304,7 +304,7 @@ export class WorkerBridge {
     this.young = [];
     for (const id of old) {
       const s = this.streams.get(id);
-      // Gone from the map: answered (or upgraded) within the period.
+      // Gone from the table: answered (or upgraded) within the period.
       if (s === undefined || s.closed) continue;
       const signal = s.req.signal;
       if (signal.aborted) {
