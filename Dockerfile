@@ -58,7 +58,7 @@ USER app
 # BUN_JSC_forceRAMSize, BUN_JSC_largeHeapSize: what bin/granian-ts sets (README, "Installing"),
 # for this entry point.
 ENV BUN_JSC_forceRAMSize=1073741824 \
-    BUN_JSC_largeHeapSize=16777216 \
+    BUN_JSC_largeHeapSize=12582912 \
     GRANIAN_HOST=0.0.0.0 \
     GRANIAN_PORT=8000 \
     GRANIAN_INTERFACE=asgi \

@@ -137,7 +137,7 @@ def test_the_command_sizes_the_js_heap_unless_told(installed, via):
     s = start(app, runners(app)[via])
     try:
         env = _bun_environ(s)
-        assert env.get(b"BUN_JSC_largeHeapSize") == b"16777216"
+        assert env.get(b"BUN_JSC_largeHeapSize") == b"12582912"
         assert int(env.get(b"BUN_JSC_forceRAMSize", b"0")) > 0
     finally:
         s.stop(signal.SIGKILL)
