@@ -151,3 +151,52 @@ def test_requests_waiting_too_long_get_503():
         blocker.join()
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("queue", [64, 4])
+def test_small_posts_queued_behind_busy_slots_each_get_their_own_body(queue):
+    # A small body is read before its request takes a slot (src/_routing.ts); while every slot
+    # is busy it waits in the queue with that body, and is answered through the same promise.
+    s = Server("raw_asgi:app", args=["--backpressure", "2", "--backpressure-queue", str(queue),
+                                     "--backpressure-timeout", "20"]).start()
+    try:
+        ready = threading.Barrier(3)
+
+        def hold():
+            with httpx.Client(timeout=30) as c, c.stream("GET", s.url + "/stream?n=4&delay=0.3") as r:
+                it = r.iter_bytes()
+                next(it)  # the first chunk: this request holds a slot in the app
+                ready.wait(20)
+                for _ in it:
+                    pass
+
+        holders = [threading.Thread(target=hold) for _ in range(2)]
+        for t in holders:
+            t.start()
+        ready.wait(20)
+        t0 = time.monotonic()
+        results = {}
+
+        def post(i):
+            body = (f"body {i} " * (50 + i)).encode()
+            r = httpx.post(s.url + "/echo", content=body, timeout=30)
+            results[i] = (r.status_code, r.content == body, r.headers.get("retry-after"), time.monotonic() - t0)
+
+        posts = [threading.Thread(target=post, args=(i,)) for i in range(20)]
+        for t in posts:
+            t.start()
+        for t in posts + holders:
+            t.join(60)
+        assert len(results) == 20
+        ok = [v for v in results.values() if v[0] == 200]
+        assert all(v[1] for v in ok), results  # every answered POST got its own body back
+        # They waited for the slots: the holders had at least 0.6 s to go.
+        assert min(v[3] for v in ok) > 0.5, results
+        refused = [v for v in results.values() if v[0] != 200]
+        if queue >= 20:
+            assert not refused, results
+        else:
+            assert refused and all(v[0] == 503 and v[2] == "20" for v in refused), results
+            assert len(ok) >= queue, results
+    finally:
+        s.stop()
