@@ -2,7 +2,7 @@
  * Deadlines on request-body reads (--body-read-timeout), kept by one sweeping timer per thread
  * rather than a timer per read: every small POST reads its body under a deadline, and a
  * `setTimeout` + `Promise.race` + `finally` per read cost twice what a deadline in a list does
- * (bench/stall.bench.ts: ~0.55 µs against ~0.28 per read). A stalled read is noticed up to one
+ * (bench/stall.bench.ts: ~0.55 µs against ~0.22 per read). A stalled read is noticed up to one
  * sweep period late: a tenth of its timeout, 10 ms to 1 s.
  *
  * The deadlines are an array, each knowing its place, not a Set: JavaScriptCore keeps what a

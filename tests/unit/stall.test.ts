@@ -3,6 +3,12 @@ import { STALLED, isStalled, orStall, unwatch, watch } from "../../src/_stall.ts
 
 const later = <T>(ms: number, v: T) => new Promise<T>((r) => setTimeout(() => r(v), ms));
 
+/** Wait until `cond` holds (checked every 5 ms), at most `ms`: a busy box gets the time it needs. */
+async function until(cond: () => boolean, ms = 5000) {
+  const end = performance.now() + ms;
+  while (!cond() && performance.now() < end) await later(5, 0);
+}
+
 describe("orStall (--body-read-timeout)", () => {
   test("a read that settles in time gives its value, and its failure", async () => {
     expect(await orStall(Promise.resolve("body"), 1000)).toBe("body");
@@ -48,7 +54,7 @@ describe("watch / unwatch", () => {
     expect(watch(0, () => {})).toBeNull();
     let stalled = false;
     const late = watch(50, () => (stalled = true));
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => stalled);
     expect(stalled).toBe(true);
     expect(unwatch(late)).toBe(false);
   });
@@ -60,7 +66,8 @@ describe("watch / unwatch", () => {
     );
     // Unwatch a scattered half of the long ones now: each removal moves another into its place.
     for (let i = 0; i < 300; i++) if (i % 3 !== 0 && i % 2 === 0) expect(unwatch(ds[i]!)).toBe(true);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => stalls.size >= 100);
+    await later(50, 0); // a few more sweeps: none stalls twice, no long one stalls
     expect([...stalls.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 100 }, (_, k) => k * 3));
     expect([...stalls.values()].every((n) => n === 1)).toBe(true);
     for (let i = 0; i < 300; i++) if (i % 3 !== 0 && i % 2 !== 0) expect(unwatch(ds[i]!)).toBe(true);
@@ -73,7 +80,8 @@ describe("watch / unwatch", () => {
       fired.push("first");
       for (const d of others.slice(0, 10)) unwatch(d);
     });
-    await new Promise((r) => setTimeout(r, 300));
+    // All 21 are due in the same sweep, which handles them all before the test looks again.
+    await until(() => fired.includes("first"));
     // Whichever ran first, each ran at most once, and none of the others is left watched.
     expect(new Set(fired).size).toBe(fired.length);
     expect(fired).toContain("first");
