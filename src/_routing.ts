@@ -117,6 +117,9 @@ const UNAVAILABLE = (retryAfter: number) =>
 /** How often a non-empty queue looks for a free worker slot freed by another thread. */
 const QUEUE_POLL_MS = 2;
 
+/** `place`'s answer for a request counted into the queue (slots are >= 0). */
+const WAIT = -1;
+
 /** The routing of one listener thread: its bridges, one per worker slot, and its queue. */
 export class WorkerPool {
   private readonly bridges: (WorkerBridge | null)[];
@@ -244,26 +247,32 @@ export class WorkerPool {
     });
   }
 
-  private route(req: Request, server: Server<unknown>): Promise<Response> | Response {
-    // Requests already waiting go first, so a burst keeps its order.
+  /**
+   * Where a new request goes: a free worker slot (>= 0), `WAIT` (counted into the queue), or the
+   * 503 it gets. Requests already waiting go first, so a burst keeps its order.
+   */
+  private place(): number | Response {
     if (this.queue.length === this.head) {
       const slot = this.pick();
-      if (slot >= 0) return this.dispatch(slot, req, server);
+      if (slot >= 0) return slot;
       if (Atomics.load(this.cells, this.queuedCell + 1)) return UNAVAILABLE(1);
     }
-    if (!this.admit()) return UNAVAILABLE(this.retryAfter());
+    return this.admit() ? WAIT : UNAVAILABLE(this.retryAfter());
+  }
+
+  private route(req: Request, server: Server<unknown>): Promise<Response> | Response {
+    const to = this.place();
+    if (typeof to !== "number") return to;
+    if (to >= 0) return this.dispatch(to, req, server);
     return new Promise((resolve) => this.wait(resolve, req, server));
   }
 
   /** `route` for a request whose body was read: answered through the promise Bun waits on. */
   private routeWith(resolve: Resolve, req: Request, server: Server<unknown>, body: Uint8Array) {
-    if (this.queue.length === this.head) {
-      const slot = this.pick();
-      if (slot >= 0) return this.dispatchWith(slot, resolve, req, server, body);
-      if (Atomics.load(this.cells, this.queuedCell + 1)) return resolve(UNAVAILABLE(1));
-    }
-    if (!this.admit()) return resolve(UNAVAILABLE(this.retryAfter()));
-    this.wait(resolve, req, server, body);
+    const to = this.place();
+    if (typeof to !== "number") resolve(to);
+    else if (to >= 0) this.dispatchWith(to, resolve, req, server, body);
+    else this.wait(resolve, req, server, body);
   }
 
   /** Count a request into the queue; false (and not counted) when the queue is full. */

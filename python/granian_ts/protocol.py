@@ -263,12 +263,16 @@ _HEADS = HeadCache()
 _TEXT_HEADS = HeadCache()
 
 
+# The status as head text, looked up: formatting an int to bytes costs more than the lookup.
+_STATUS_BYTES = {code: b"%d" % code for code in range(100, 600)}
+
+
 def encode_response_head_prefix(status: int, headers: Sequence[Tuple[bytes, bytes]]) -> bytes:
     """The start of a RESPONSE payload: u32 head length, then the NUL-joined head.
 
     ValueError/TypeError (naming the header) for what Bun could not frame; the caller checked
     `status`."""
-    fields = [b"%d" % status]
+    fields = [_STATUS_BYTES.get(status) or b"%d" % status]
     append = fields.append
     try:
         for name, value in headers:

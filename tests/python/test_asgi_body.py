@@ -249,3 +249,24 @@ async def test_chunks_queued_past_max_chunk_reach_the_app_in_pieces_of_max_chunk
     assert all(m["more_body"] for m in messages[:-1])
     # All of it came before the app read (the fake has no window): no ack paces anything.
     assert acks(bun) == []
+
+
+async def test_empty_chunks_carry_only_what_is_due():
+    # The first empty chunk takes the held head out; a later empty one that is not the last
+    # carries nothing and makes no frame; the last one ends the response.
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    bun = await FakeBun.serving(app, "asginl")
+    bun.request()
+    response = await bun.response()
+    assert response.body == b"x"
+    assert [(f[0], f[1], len(f[3])) for f in response.frames] == [
+        (RESPONSE, 0, 4 + 3),
+        (RESPONSE_BODY, 0, 1),
+        (RESPONSE_BODY, FLAG_END, 0),
+    ]

@@ -153,14 +153,23 @@ class HTTPExchange(AsyncStream):
                 self._draining = False
         if self._disconnected or self._complete:
             return False
+        self._put_chunk(chunk, last)
+        return True
+
+    def _fits(self, size: int) -> bool:
+        """A chunk of `size` can be written now, without waiting for the window or the socket:
+        what `_send_chunk` would find, so a caller may `_put_chunk` without a coroutine."""
+        return size <= MAX_CHUNK and self._unacked + size <= WINDOW and not self._conn.write_paused
+
+    def _put_chunk(self, chunk: Any, last: bool) -> None:
+        """Queue one chunk (the held head with it) now; the caller checked window and socket."""
         flags = FLAG_END if last else 0
         head = self._head
         if head is not None:
             self._head = None
-            conn.write_frame(RESPONSE, flags, self._id, head, chunk)
+            self._conn.write_frame(RESPONSE, flags, self._id, head, chunk)
         else:
-            conn.write_frame(RESPONSE_BODY, flags, self._id, chunk)
-        self._unacked += size
+            self._conn.write_frame(RESPONSE_BODY, flags, self._id, chunk)
+        self._unacked += len(chunk)
         if last:
             self._finish()
-        return True

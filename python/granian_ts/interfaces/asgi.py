@@ -148,7 +148,8 @@ class HTTPStream(HTTPExchange):
                     logger.error("ASGI callable returned without starting response.")
                 self._fail("the ASGI application returned without completing the response")
         finally:
-            self._conn.end_stream(self._id, self)
+            if not self._complete:  # else _finish forgot it already
+                self._conn.end_stream(self._id, self)
             tasks.discard(self._task)
 
     async def receive(self) -> Dict[str, Any]:
@@ -182,7 +183,14 @@ class HTTPStream(HTTPExchange):
                     raise _unsupported(f"http.response.body 'body' must be bytes, got {type(body).__name__}")
                 # Frames leave on the next tick; a bytearray the app reuses must be copied now.
                 body = bytes(body)
-            await self._send_data(body, not message.get("more_body", False))
+            last = not message.get("more_body", False)
+            if self._fits(len(body)):
+                # Nearly every body: one chunk the window and the socket take now, written
+                # here rather than through two more coroutines (_send_data, _send_chunk).
+                if body or last or self._head is not None:
+                    self._put_chunk(body, last)
+                return
+            await self._send_data(body, last)
         elif mtype == "http.response.start":
             if self._started:
                 raise RuntimeError("ASGI flow error: Response already started")
