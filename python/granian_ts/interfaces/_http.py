@@ -156,10 +156,16 @@ class HTTPExchange(AsyncStream):
         self._put_chunk(chunk, last)
         return True
 
-    def _fits(self, size: int) -> bool:
-        """A chunk of `size` can be written now, without waiting for the window or the socket:
-        what `_send_chunk` would find, so a caller may `_put_chunk` without a coroutine."""
-        return size <= MAX_CHUNK and self._unacked + size <= WINDOW and not self._conn.write_paused
+    def _put_now(self, data: Any, last: bool) -> bool:
+        """`_send_data` without its two coroutines, when the window and the socket take `data`
+        now (nearly every chunk); False when they do not, and the caller awaits `_send_data`.
+        The caller checked that the response is neither complete nor disconnected."""
+        size = len(data)
+        if size > MAX_CHUNK or self._unacked + size > WINDOW or self._conn.write_paused:
+            return False
+        if size or last or self._head is not None:  # as in _send_chunk: else it carries nothing
+            self._put_chunk(data, last)
+        return True
 
     def _put_chunk(self, chunk: Any, last: bool) -> None:
         """Queue one chunk (the held head with it) now; the caller checked window and socket."""

@@ -184,13 +184,8 @@ class HTTPStream(HTTPExchange):
                 # Frames leave on the next tick; a bytearray the app reuses must be copied now.
                 body = bytes(body)
             last = not message.get("more_body", False)
-            if self._fits(len(body)):
-                # Nearly every body: one chunk the window and the socket take now, written
-                # here rather than through two more coroutines (_send_data, _send_chunk).
-                if body or last or self._head is not None:
-                    self._put_chunk(body, last)
-                return
-            await self._send_data(body, last)
+            if not self._put_now(body, last):
+                await self._send_data(body, last)
         elif mtype == "http.response.start":
             if self._started:
                 raise RuntimeError("ASGI flow error: Response already started")

@@ -29,7 +29,6 @@ from ..protocol import (
     MAX_CHUNK,
     RESPONSE,
     RESPONSE_ABORT,
-    RESPONSE_BODY,
     RESPONSE_FILE,
     decode_request_fields,
     encode_file_target,
@@ -437,16 +436,10 @@ class HTTPProtocol(HTTPExchange):
     async def _send(self, data: bytes) -> None:
         if not self._streaming or self._complete or self._disconnected or self._app_done:
             raise RSGIProtocolClosed("RSGI transport is closed")
-        if not await self._send_data(data, False):
+        if not self._put_now(data, False) and not await self._send_data(data, False):
             raise RSGIProtocolClosed("RSGI transport is closed")
 
     def _end_stream(self) -> None:
         if self._complete or self._disconnected:
             return
-        head = self._head
-        if head is not None:
-            self._head = None
-            self._conn.write_frame(RESPONSE, FLAG_END, self._id, head)
-        else:
-            self._conn.write_frame(RESPONSE_BODY, FLAG_END, self._id)
-        self._finish()
+        self._put_chunk(b"", True)
