@@ -9,6 +9,7 @@ from granian_ts.protocol import (
     HEADER,
     MAX_PAYLOAD,
     REQUEST,
+    REQUEST_BODY,
     RESPONSE,
     RESPONSE_FILE,
     FrameDecoder,
@@ -71,6 +72,31 @@ def test_a_large_payload_arriving_in_pieces_is_whole_once():
     for piece in pieces[:-1]:
         assert decoder.feed(piece) == []
     assert decoder.feed(pieces[-1]) == [(0x02, 1, 9, payload)]
+
+
+def test_frames_after_a_pending_one_in_the_same_read_come_whole():
+    # What Bun's writes look like to the worker: every read ends inside a frame, and the next
+    # completes it and carries more. Sizes around the header's make every cut point occur.
+    rng = random.Random(7)
+    frames = [
+        (REQUEST_BODY, i % 2, i + 1, bytes([i % 256]) * rng.choice([0, 1, 11, 12, 13, 4096, 10240]))
+        for i in range(300)
+    ]
+    data = b"".join(encode_frame(*f) for f in frames)
+    decoder = FrameDecoder()
+    out = []
+    for offset in range(0, len(data), 65521):  # a prime: no read is aligned to a frame
+        out += decoder.feed(data[offset : offset + 65521])
+    assert out == frames
+    assert all(type(payload) is bytes for *_, payload in out)
+
+
+def test_a_bad_header_completed_by_a_later_read_is_refused_at_once():
+    decoder = FrameDecoder()
+    bad = HEADER.pack(MAX_PAYLOAD + 1, REQUEST, 0, 0, 1)
+    assert decoder.feed(encode_frame(REQUEST, 0, 1, b"abc") + bad[:5]) == [(REQUEST, 0, 1, b"abc")]
+    with pytest.raises(ProtocolError, match="MAX_PAYLOAD"):
+        decoder.feed(bad[5:])
 
 
 def test_truncated_frame_yields_nothing_yet(golden_frames):
