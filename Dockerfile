@@ -39,6 +39,14 @@ COPY bin bin
 COPY cli cli
 COPY src src
 COPY python/granian_ts python/granian_ts
+# The workers' optional C codec, built here against the image's own python3 (README, --speedups);
+# the compiler and headers stay in this stage.
+COPY scripts/build-speedups.sh /tmp/build-speedups.sh
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev python3-dev \
+ && sh /tmp/build-speedups.sh python3 \
+ && test -f python/granian_ts/_speedups.abi3.so \
+ && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 # --- final image ---
 FROM base

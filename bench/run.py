@@ -99,6 +99,8 @@ def _specs(*specs: ServerSpec, floors: bool = True) -> Dict[str, ServerSpec]:
         with_flags(base, "metrics", "--metrics", "--metrics-port", "0"),
         # The default --gc-freeze switched off: what freezing the loaded app saves.
         with_flags(base, "no-gc-freeze", "--no-gc-freeze"),
+        # The workers on the pure-Python codec: what the C one (--speedups, default) saves.
+        with_flags(base, "no-speedups", "--no-speedups"),
     ):
         out[extra.name] = extra
     # --task-impl rust (ASGI and RSGI: request coroutines without asyncio Tasks), on both sides.

@@ -115,6 +115,10 @@ echo "granian-ts on PATH: $VERSION"
 USER_ID=$(docker exec "$NAME" id -u)
 echo "uid: $USER_ID ($(docker exec "$NAME" id -un))"
 [ "$USER_ID" != 0 ] || fail "the server runs as root"
+# The C codec the build stage made loads in the image's Python (README, --speedups).
+CODEC=$(docker exec "$NAME" python3 -c 'import sys; sys.path.insert(0, "/opt/granian-ts/python"); from granian_ts import protocol; print("C" if protocol.speedups else "pure")')
+echo "worker frame codec: $CODEC"
+[ "$CODEC" = C ] || fail "the image's workers do not load the C codec"
 
 say "health check"
 i=0

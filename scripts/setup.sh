@@ -12,3 +12,5 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements-dev.txt .venv/.installed; 
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
   cp requirements-dev.txt .venv/.installed
 fi
+# The worker's optional C codec (python/granian_ts/_speedups.c), when a compiler is here.
+sh scripts/build-speedups.sh .venv/bin/python

@@ -24,4 +24,7 @@ if ! command -v h2spec >/dev/null 2>&1; then
 fi
 tsc --noEmit -p .
 bun test
+# The worker's unit tests once more on the pure-Python codec, the reference the C one mirrors
+# (python/granian_ts/_speedups.c, built by setup.sh; the run below uses it, as users get it).
+GRANIAN_TS_SPEEDUPS=0 .venv/bin/python -m pytest -q tests/python --ignore=tests/python/test_speedups.py
 .venv/bin/python -m pytest tests/python tests/e2e "$@"

@@ -51,6 +51,8 @@ export class PythonWorker {
       PYTHONUNBUFFERED: "1",
       // 1..N, the same for a worker's replacements: apps shard caches, ports or logs by it.
       GRANIAN_TS_WORKER_ID: String(this.index),
+      // Read by python/granian_ts/protocol.py as it is imported, before any argument is.
+      GRANIAN_TS_SPEEDUPS: o.speedups ? "1" : "0",
     };
     const argv = [
       o.python, "-m", "granian_ts",

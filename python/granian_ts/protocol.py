@@ -7,6 +7,7 @@ Everything here is on the per-request path, so it works on whole byte strings
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from typing import Any, List, Optional, Sequence, Tuple
@@ -263,8 +264,9 @@ _HEADS = HeadCache()
 _TEXT_HEADS = HeadCache()
 
 
-# The status as head text, looked up: formatting an int to bytes costs more than the lookup.
+# The status as head text, looked up: formatting an int costs more than the lookup.
 _STATUS_BYTES = {code: b"%d" % code for code in range(100, 600)}
+_STATUS_TEXT = {code: "%d" % code for code in range(100, 600)}
 
 
 def encode_response_head_prefix(status: int, headers: Sequence[Tuple[bytes, bytes]]) -> bytes:
@@ -316,7 +318,7 @@ def encode_response_head_text(status: int, headers: TextHeaders) -> bytes:
     Text goes on the HTTP wire as UTF-8, as Granian sends it; each of those bytes travels to
     Bun as a latin-1 code point (docs/protocol.md, text fields).
     """
-    fields = ["%d" % status]
+    fields = [_STATUS_TEXT.get(status) or "%d" % status]
     append = fields.append
     try:
         for name, value in headers:
@@ -363,3 +365,29 @@ def decode_close(payload: bytes) -> Tuple[int, str]:
     if len(payload) < 2:
         raise ProtocolError("close payload shorter than its code")
     return U16.unpack_from(payload)[0], payload[2:].decode("utf-8", "replace")
+
+
+# The pure-Python codec above is the reference. When `_speedups.c` was built (scripts/setup.sh,
+# `npm pack`) and `--speedups` is on (GRANIAN_TS_SPEEDUPS, set for every worker by Bun), its C
+# twins of the four functions every request calls take their names: ~2 µs less per request
+# (bench/RESULTS.md). They hand back to these for everything off the common path.
+PURE = (FrameDecoder._parse, decode_request_head, encode_response_head_prefix, encode_response_head_text)
+
+
+def _load_speedups() -> Any:
+    if os.environ.get("GRANIAN_TS_SPEEDUPS", "1") in ("0", "false", ""):
+        return None
+    try:
+        from . import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    _speedups.bind(ProtocolError, FRAME_TYPES, MAX_PAYLOAD, *PURE, _HEADS, _TEXT_HEADS, _STATUS_BYTES, _STATUS_TEXT)
+    return _speedups
+
+
+speedups = _load_speedups()
+if speedups is not None:
+    FrameDecoder._parse = staticmethod(speedups.parse_frames)  # type: ignore[method-assign,assignment]
+    decode_request_head = speedups.decode_request_head  # noqa: F811
+    encode_response_head_prefix = speedups.encode_response_head_prefix  # noqa: F811
+    encode_response_head_text = speedups.encode_response_head_text  # noqa: F811

@@ -26,7 +26,7 @@ from .interfaces import load_interface
 from .interfaces.base import Interface, StartupFailed
 from .logs import configure_logging
 from .loops import LoopUnavailable, new_event_loop
-from .protocol import READY, STARTING, STARTUP_FAILED, STOPPED
+from .protocol import READY, STARTING, STARTUP_FAILED, STOPPED, speedups
 from .tasks import AVAILABLE as STEP_TASKS, cancel_and_wait
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,7 @@ class Worker(ConnectionHost):
             await self._refuse(exc)
             return
         self._ready = True
+        logger.debug("frame codec: %s", "C (_speedups)" if speedups is not None else "pure Python")
         if self.config.gc_freeze:
             _freeze_heap()
         if self.config.task_impl == "rust" and not STEP_TASKS:
