@@ -67,13 +67,24 @@ def test_an_unknown_option_exits_2(installed, via):
     assert p.stderr.strip().splitlines()[-1] == "error: no such option: --foo"
 
 
-def start(app, runner):
+def start(app, runner, serve=SERVE):
     """`serve` through `runner`, from the app's directory (where npx finds the installed bin)."""
     s = Server("raw_asgi:app")
     s.env = ENV
     # exec: the process the test signals is npx (npm) or bunx itself, as a user's would be.
-    s.argv = ["sh", "-c", 'cd "$0" && exec "$@"', str(app), *runner, *SERVE]
+    s.argv = ["sh", "-c", 'cd "$0" && exec "$@"', str(app), *runner, *serve]
     return s.start(timeout=60)
+
+
+def test_the_package_carries_the_c_codec_and_its_workers_load_it(installed):
+    # Built by `npm pack` (prepack: scripts/build-speedups.sh), shipped, loaded (README, --speedups).
+    app, _ = installed
+    assert (app / "node_modules/granian-ts/python/granian_ts/_speedups.abi3.so").is_file()
+    s = start(app, runners(app)["npx"], [*SERVE[:-1], "codec_app:asgi_app"])
+    try:
+        assert httpx.get(s.url + "/").json()["codec"] == "C"
+    finally:
+        s.stop(signal.SIGKILL)
 
 
 # (how, signal, who gets it, the exit code of the command the user ran)
