@@ -296,27 +296,18 @@ twin:
 }
 
 /*
- * encode_response_head_text(status, headers): the same for text headers (RSGI): a list or tuple
- * of 2-tuples of str, joined with NULs into the text cache's key.
+ * The cached prefix of the text head `code` + `hdrs` (a list or tuple of 2-tuples of str, joined
+ * with NULs into the cache's key, as protocol.encode_response_head_text and WSGI's encoder join
+ * theirs): a new reference, or NULL with no error set when it is not cached or `hdrs` is not of
+ * that shape (the caller's twin decides), or NULL with an error.
  */
-static PyObject *encode_response_head_text(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
-    if (require_bound() < 0) return NULL;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "encode_response_head_text(status, headers)");
-        return NULL;
-    }
-    PyObject *status = args[0], *hdrs = args[1];
+static PyObject *text_hit(PyObject *cache, PyObject *code, PyObject *hdrs) {
     int is_list = PyList_Check(hdrs);
-    if (!is_list && !PyTuple_Check(hdrs)) goto twin;
+    if (!is_list && !PyTuple_Check(hdrs)) return NULL;
     Py_ssize_t n = is_list ? PyList_Size(hdrs) : PyTuple_Size(hdrs);
-    if (n < 0 || n > 64) {
+    if (n < 0 || n > 64 || !PyUnicode_CheckExact(code)) {
         PyErr_Clear();
-        goto twin;
-    }
-    PyObject *code = PyDict_GetItemWithError(status_text, status); /* borrowed */
-    if (code == NULL) {
-        if (PyErr_Occurred()) return NULL;
-        goto twin;
+        return NULL;
     }
     PyObject *fields = PyList_New(1 + 2 * n);
     if (fields == NULL) return NULL;
@@ -327,14 +318,14 @@ static PyObject *encode_response_head_text(PyObject *Py_UNUSED(self), PyObject *
         if (pair == NULL || !PyTuple_Check(pair) || PyTuple_Size(pair) != 2) {
             PyErr_Clear();
             Py_DECREF(fields);
-            goto twin;
+            return NULL;
         }
         for (int k = 0; k < 2; k++) {
             PyObject *t = PyTuple_GetItem(pair, k);
             if (t == NULL || !PyUnicode_CheckExact(t)) {
                 PyErr_Clear();
                 Py_DECREF(fields);
-                goto twin;
+                return NULL;
             }
             Py_INCREF(t);
             PyList_SetItem(fields, 1 + 2 * i + k, t);
@@ -345,20 +336,138 @@ static PyObject *encode_response_head_text(PyObject *Py_UNUSED(self), PyObject *
     if (key == NULL) return NULL;
     /* A field holding a NUL could join into a head cached from clean fields: the twin refuses it. */
     Py_ssize_t nuls = PyUnicode_Count(key, nul, 0, PY_SSIZE_T_MAX);
-    if (nuls != 2 * n) {
-        Py_DECREF(key);
-        if (nuls < 0) return NULL;
-        goto twin;
+    PyObject *prefix = NULL;
+    if (nuls == 2 * n) {
+        prefix = PyDict_GetItemWithError(cache, key); /* borrowed */
+        Py_XINCREF(prefix);
     }
-    PyObject *prefix = PyDict_GetItemWithError(text_heads, key); /* borrowed */
     Py_DECREF(key);
-    if (prefix != NULL) {
-        Py_INCREF(prefix);
-        return prefix;
+    return prefix;
+}
+
+/* encode_response_head_text(status, headers): the text cache's hit (RSGI), else the twin. */
+static PyObject *encode_response_head_text(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (require_bound() < 0) return NULL;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "encode_response_head_text(status, headers)");
+        return NULL;
+    }
+    PyObject *code = PyDict_GetItemWithError(status_text, args[0]); /* borrowed */
+    if (code != NULL) {
+        PyObject *prefix = text_hit(text_heads, code, args[1]);
+        if (prefix != NULL || PyErr_Occurred()) return prefix;
+    } else if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(py_encode_text, args[0], args[1], NULL);
+}
+
+/* cached_text_head(cache, code, headers): the prefix `cache` holds for that head, or None (WSGI). */
+static PyObject *cached_text_head(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (require_bound() < 0) return NULL;
+    if (nargs != 3 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "cached_text_head(cache: dict, code: str, headers)");
+        return NULL;
+    }
+    PyObject *prefix = text_hit(args[0], args[1], args[2]);
+    if (prefix != NULL || PyErr_Occurred()) return prefix;
+    Py_RETURN_NONE;
+}
+
+/*
+ * WSGI's request headers into its environ (interfaces/wsgi.py, `_apply_headers`): each name's
+ * key from the shared cache, or made here for an ASCII name ("HTTP_" + upper, "-" as "_"; a name
+ * with "_" dropped), or by the twin's `_header_key` for any other; a repeated key joined with ","
+ * (cookies ";"). Bound by bind_wsgi().
+ */
+static PyObject *wsgi_keys;        /* _HEADER_KEYS */
+static Py_ssize_t wsgi_keys_max;   /* _HEADER_KEYS_MAX */
+static PyObject *py_header_key;    /* _header_key */
+static PyObject *py_apply_headers; /* _apply_headers (pure) */
+static PyObject *comma, *semicolon;
+
+/* The environ key of `name` (new reference), Py_None for a dropped name, NULL on error. */
+static PyObject *header_key(PyObject *name) {
+    PyObject *key = PyDict_GetItemWithError(wsgi_keys, name); /* borrowed */
+    if (key != NULL && PyObject_IsTrue(key) == 1) {
+        Py_INCREF(key);
+        return key;
     }
     if (PyErr_Occurred()) return NULL;
-twin:
-    return PyObject_CallFunctionObjArgs(py_encode_text, status, hdrs, NULL);
+    const char *p = PyBytes_AsString(name);
+    Py_ssize_t n = PyBytes_Size(name);
+    if (p == NULL || n < 0) return NULL;
+    if (memchr(p, '_', (size_t)n) != NULL) Py_RETURN_NONE;
+    if (!all_ascii(p, n) || n > 256) return PyObject_CallFunctionObjArgs(py_header_key, name, NULL);
+    char buf[5 + 256];
+    memcpy(buf, "HTTP_", 5);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = p[i];
+        buf[5 + i] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+    }
+    key = PyUnicode_DecodeLatin1(buf, 5 + n, NULL);
+    if (key == NULL) return NULL;
+    Py_ssize_t size = PyDict_Size(wsgi_keys);
+    if (size >= 0 && size < wsgi_keys_max && PyDict_SetItem(wsgi_keys, name, key) < 0) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    return key;
+}
+
+/* wsgi_apply_headers(environ, headers): `_apply_headers`, for a list of (bytes, bytes). */
+static PyObject *wsgi_apply_headers(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nargs) {
+    if (wsgi_keys == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "granian_ts._speedups used before bind_wsgi()");
+        return NULL;
+    }
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "wsgi_apply_headers(environ, headers)");
+        return NULL;
+    }
+    PyObject *environ = args[0], *headers = args[1];
+    Py_ssize_t n = PyList_Check(headers) ? PyList_Size(headers) : -1;
+    /* Checked whole before the environ changes: the twin must never apply a header twice. */
+    int plain = PyDict_CheckExact(environ) && n >= 0;
+    for (Py_ssize_t i = 0; plain && i < n; i++) {
+        PyObject *pair = PyList_GetItem(headers, i);
+        plain = pair != NULL && PyTuple_Check(pair) && PyTuple_Size(pair) == 2 &&
+                PyBytes_CheckExact(PyTuple_GetItem(pair, 0)) && PyBytes_CheckExact(PyTuple_GetItem(pair, 1));
+    }
+    if (!plain) {
+        PyErr_Clear();
+        return PyObject_CallFunctionObjArgs(py_apply_headers, environ, headers, NULL);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PyList_GetItem(headers, i);
+        PyObject *key = header_key(PyTuple_GetItem(pair, 0));
+        if (key == NULL) return NULL;
+        if (key == Py_None) {
+            Py_DECREF(key);
+            continue;
+        }
+        PyObject *raw = PyTuple_GetItem(pair, 1);
+        PyObject *value = PyUnicode_DecodeLatin1(PyBytes_AsString(raw), PyBytes_Size(raw), NULL);
+        if (value == NULL) {
+            Py_DECREF(key);
+            return NULL;
+        }
+        PyObject *old = PyDict_GetItemWithError(environ, key); /* borrowed */
+        if (old != NULL) {
+            PyObject *sep = PyUnicode_CompareWithASCIIString(key, "HTTP_COOKIE") == 0 ? semicolon : comma;
+            PyObject *tail = PyUnicode_Concat(sep, value);
+            Py_DECREF(value);
+            value = tail == NULL ? NULL : PyUnicode_Concat(old, tail);
+            Py_XDECREF(tail);
+        } else if (PyErr_Occurred()) {
+            Py_CLEAR(value);
+        }
+        int rc = value == NULL ? -1 : PyDict_SetItem(environ, key, value);
+        Py_DECREF(key);
+        Py_XDECREF(value);
+        if (rc < 0) return NULL;
+    }
+    Py_RETURN_NONE;
 }
 
 static void keep(PyObject **slot, PyObject *value) {
@@ -409,6 +518,20 @@ static PyObject *bind(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* bind_wsgi(header_keys, header_keys_max, header_key, apply_headers): interfaces/wsgi.py's. */
+static PyObject *bind_wsgi(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *keys, *key_of, *apply;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!nOO", &PyDict_Type, &keys, &limit, &key_of, &apply)) return NULL;
+    if (comma == NULL && (comma = PyUnicode_FromString(",")) == NULL) return NULL;
+    if (semicolon == NULL && (semicolon = PyUnicode_FromString(";")) == NULL) return NULL;
+    wsgi_keys_max = limit;
+    keep(&py_header_key, key_of);
+    keep(&py_apply_headers, apply);
+    keep(&wsgi_keys, keys);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"bind", bind, METH_VARARGS, "Give the module the Python codec it stands in for."},
     {"parse_frames", parse_frames, METH_O, "FrameDecoder._parse: (frames, used)."},
@@ -417,6 +540,11 @@ static PyMethodDef methods[] = {
      "protocol.encode_response_head_prefix."},
     {"encode_response_head_text", (PyCFunction)(void (*)(void))encode_response_head_text, METH_FASTCALL,
      "protocol.encode_response_head_text."},
+    {"cached_text_head", (PyCFunction)(void (*)(void))cached_text_head, METH_FASTCALL,
+     "The prefix a text head cache holds for (code, headers), or None."},
+    {"bind_wsgi", bind_wsgi, METH_VARARGS, "Give the module WSGI's header-key cache and its twins."},
+    {"wsgi_apply_headers", (PyCFunction)(void (*)(void))wsgi_apply_headers, METH_FASTCALL,
+     "interfaces.wsgi._apply_headers."},
     {NULL, NULL, 0, NULL},
 };
 

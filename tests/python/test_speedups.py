@@ -7,6 +7,7 @@ module; a checkout without a C compiler fails here, by design (CI always has one
 
 import os
 import random
+import re
 import subprocess
 import sys
 import tracemalloc
@@ -264,3 +265,85 @@ def test_nothing_leaks_on_the_hot_path_or_its_errors():
     finally:
         tracemalloc.stop()
     assert grown < 64 * 1024, f"{grown} bytes still allocated after 20000 rounds"
+
+
+# WSGI (interfaces/wsgi.py): the environ's headers, and the probe of its head cache
+
+
+def wsgi_headers(rng):
+    names = [b"host", b"content-type", b"content-length", b"cookie", b"x-a", b"x-a", b"x_a", b"user-agent",
+             b"x-caf\xe9", b"X-Upper", b"x-" + b"n" * 300, b"", b"-", b"0", b"abcdefghijklmnopqrstuvwxyz-0123456789.~!"]
+    values = [b"", b"v", b"a=1", b"caf\xe9", b"  spaced  ", b"x" * 50]
+    pairs = [(rng.choice(names), rng.choice(values)) for _ in range(rng.choice([0, 1, 3, 10]))]
+    roll = rng.random()
+    if roll < 0.05:
+        return tuple(pairs)
+    if roll < 0.1 and pairs:
+        pairs[-1] = [*pairs[-1]]  # a list pair, last: the C path must not apply the ones before it
+    if roll < 0.13 and pairs:
+        pairs[0] = (pairs[0][0], bytearray(pairs[0][1]))
+    return pairs
+
+
+def test_wsgi_environ_headers_apply_alike():
+    from granian_ts.interfaces import wsgi
+
+    assert wsgi.apply_headers is _speedups.wsgi_apply_headers
+    keys = wsgi._HEADER_KEYS  # shared by both: each call starts from the same cache, and leaves the same
+    seed = dict(keys)
+    rng = random.Random(8)
+    try:
+        for _ in range(5000):
+            headers = wsgi_headers(rng)
+            base = {"REQUEST_METHOD": "GET", "HTTP_X_A": "pre"} if rng.random() < 0.2 else {"REQUEST_METHOD": "GET"}
+            got, want = dict(base), dict(base)
+            keys.clear(), keys.update(seed)
+            got_outcome, got_keys = outcome(_speedups.wsgi_apply_headers, got, headers), dict(keys)
+            keys.clear(), keys.update(seed)
+            assert got_outcome == outcome(wsgi._apply_headers, want, headers)
+            assert got == want, headers
+            assert got_keys == keys, headers
+    finally:
+        keys.clear(), keys.update(seed)
+
+
+def test_a_header_name_with_an_underscore_never_reaches_the_environ():
+    from granian_ts.interfaces import wsgi
+
+    environ = {}
+    _speedups.wsgi_apply_headers(environ, [(b"x_forwarded_for", b"forged"), (b"x-forwarded-for", b"1.2.3.4")] * 2)
+    assert environ == {"HTTP_X_FORWARDED_FOR": "1.2.3.4,1.2.3.4"}
+    assert b"x_forwarded_for" not in wsgi._HEADER_KEYS
+
+
+def test_wsgi_head_probe_finds_what_the_encoder_would():
+    from granian_ts.interfaces import wsgi
+
+    assert wsgi._cached_text_head is _speedups.cached_text_head
+    rng = random.Random(9)
+    statuses = ["200 OK", "404 Not Found", "500 x", "200", "99 no", "600 x", "2000", 200]
+    for _ in range(3000):
+        status = rng.choice(statuses)
+        headers = text_of(response_headers(rng))
+        items = list(headers) if isinstance(headers, type(iter([]))) else None
+        again = (lambda: iter(items)) if items is not None else (lambda: headers)
+        with_probe = [outcome(wsgi.encode_wsgi_head, status, again()) for _ in range(2)]
+        wsgi._cached_text_head = None
+        try:
+            without = [outcome(wsgi.encode_wsgi_head, status, again()) for _ in range(2)]
+        finally:
+            wsgi._cached_text_head = _speedups.cached_text_head
+        # An iterator's repr in a message names its address, which is not the point.
+        same = [tuple(re.sub(r"0x[0-9a-f]+", "0x", x) if isinstance(x, str) else x for x in o) for o in with_probe]
+        assert same == [tuple(re.sub(r"0x[0-9a-f]+", "0x", x) if isinstance(x, str) else x for x in o) for o in without], (status, headers)
+
+
+def test_the_head_probe_misses_a_head_that_smuggles_nuls():
+    cache = {"200\0x-a\0" + "1": b"prefix"}
+    assert _speedups.cached_text_head(cache, "200", [("x-a", "1")]) == b"prefix"
+    assert _speedups.cached_text_head(cache, "200", (("x-a", "1"),)) == b"prefix"
+    # Fields that join into the cached key only by holding a NUL themselves.
+    assert _speedups.cached_text_head(cache, "200\0x-a\0" "1", []) is None
+    assert _speedups.cached_text_head(cache, "200", [("x-a", "1\0")]) is None
+    assert _speedups.cached_text_head(cache, "200", iter([("x-a", "1")])) is None  # not a list: the encoder's
+    assert _speedups.cached_text_head(cache, "200", [["x-a", "1"]]) is None

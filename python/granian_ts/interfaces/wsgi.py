@@ -43,6 +43,7 @@ from ..protocol import (
     RequestHead,
     check_text_head,
     decode_request_head,
+    speedups,
 )
 from ._http import ERROR_BODY, ERROR_HEAD
 from ._wsgi_link import Link
@@ -180,6 +181,11 @@ def encode_wsgi_head(status: Any, headers: Any) -> bytes:
         if not (code.isascii() and code.isdigit() and (len(status) == 3 or status[3] == " ")):
             raise ValueError(f"invalid WSGI status line {status!r}: expected a str like '200 OK'")
         raise ValueError(f"WSGI status {code} is not supported: granian-ts sends statuses 200..599")
+    if _cached_text_head is not None:
+        # The C codec's look-up of what the one below finds, without building the fields.
+        prefix = _cached_text_head(_HEADS, code, headers)
+        if prefix is not None:
+            return prefix
     fields = [code]
     append = fields.append
     try:
@@ -239,6 +245,30 @@ def _header_key(name: bytes) -> Optional[str]:
     if len(_HEADER_KEYS) < _HEADER_KEYS_MAX:
         _HEADER_KEYS[name] = key
     return key
+
+
+def _apply_headers(environ: Dict[str, Any], headers: List[Tuple[bytes, bytes]]) -> None:
+    """The request headers into `environ`. Names with "_" are dropped (`_header_key`). A repeated
+    header is one key, its values joined as Granian joins them: "a,b", cookies "a=1;b=2". (Bun
+    itself merges most repeated headers into one "a, b" before they get here: README, Bun limits.)
+    """
+    keys = _HEADER_KEYS
+    for name, value in headers:
+        key = keys.get(name) or _header_key(name)
+        if key is not None:
+            if key in environ:
+                environ[key] += (";" if key == "HTTP_COOKIE" else ",") + value.decode("latin-1")
+            else:
+                environ[key] = value.decode("latin-1")
+
+
+# With the C codec (protocol.speedups): its twins of `_apply_headers` and of the head cache's look-up.
+apply_headers = _apply_headers
+_cached_text_head = None
+if speedups is not None:
+    speedups.bind_wsgi(_HEADER_KEYS, _HEADER_KEYS_MAX, _header_key, _apply_headers)
+    apply_headers = speedups.wsgi_apply_headers
+    _cached_text_head = speedups.cached_text_head
 
 
 class FileWrapper:
@@ -515,17 +545,7 @@ class WSGIInterface(Interface):
         environ["REMOTE_PORT"] = str(port)
         environ["wsgi.url_scheme"] = scheme
         environ["wsgi.input"] = WSGIInput(stream)
-        keys = _HEADER_KEYS
-        # Names with "_" are dropped (`_header_key`). A repeated header is one key, its values
-        # joined as Granian joins them: "a,b", cookies "a=1;b=2". (Bun itself merges most
-        # repeated headers into one "a, b" before they get here: README, Bun limits.)
-        for name, value in headers:
-            key = keys.get(name) or _header_key(name)
-            if key is not None:
-                if key in environ:
-                    environ[key] += (";" if key == "HTTP_COOKIE" else ",") + value.decode("latin-1")
-                else:
-                    environ[key] = value.decode("latin-1")
+        apply_headers(environ, headers)
         return environ
 
 
