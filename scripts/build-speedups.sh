@@ -30,5 +30,5 @@ trap 'rm -f "$tmp"' EXIT
 "$cc" -O2 -Wall -shared -fPIC -I"$inc" "$src" -o "$tmp" || skip "the compiler failed"
 # Renamed into place, never written over: a running worker may have the old file mapped.
 mv -f "$tmp" "$out"
-PYTHONPATH=python "$py" -c 'from granian_ts import protocol; assert protocol.speedups is not None' \
+GRANIAN_TS_SPEEDUPS=1 PYTHONPATH=python "$py" -c 'from granian_ts import protocol; assert protocol.speedups is not None' \
   || skip "the built module does not load"

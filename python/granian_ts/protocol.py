@@ -369,7 +369,7 @@ def decode_close(payload: bytes) -> Tuple[int, str]:
 
 # The pure-Python codec above is the reference. When `_speedups.c` was built (scripts/setup.sh,
 # `npm pack`) and `--speedups` is on (GRANIAN_TS_SPEEDUPS, set for every worker by Bun), its C
-# twins of the four functions every request calls take their names: ~4 µs less per request
+# twins of the four functions every request calls take their names: 2-4 µs less per request
 # (bench/RESULTS.md). They hand back to these for everything off the common path.
 PURE = (FrameDecoder._parse, decode_request_head, encode_response_head_prefix, encode_response_head_text)
 
