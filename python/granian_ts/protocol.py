@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import sys
 from typing import Any, List, Optional, Sequence, Tuple
 
 # Bun → Python
@@ -377,6 +378,8 @@ PURE = (FrameDecoder._parse, decode_request_head, encode_response_head_prefix, e
 def _load_speedups() -> Any:
     if os.environ.get("GRANIAN_TS_SPEEDUPS", "1") in ("0", "false", ""):
         return None
+    if sys.version_info < (3, 10):
+        return None  # built for the stable ABI of 3.10 on: an older CPython may load it, and is not promised it works
     try:
         from . import _speedups  # type: ignore[attr-defined]
     except ImportError:
