@@ -223,6 +223,40 @@ static PyObject *decode_request_head(PyObject *Py_UNUSED(self), PyObject *payloa
                          at[5], len[5], at[6], len[6], headers);
 }
 
+#define MAX_PAIRS 64
+
+/*
+ * The fields of `hdrs` when it is a list or tuple of at most MAX_PAIRS 2-tuples whose items are
+ * all exactly of `type` (how apps and frameworks give response headers): `items` gets them as
+ * borrowed references, name, value, name, ... and the number of pairs is returned; -1, with no
+ * error set, for any other shape (the caller's twin decides).
+ */
+static Py_ssize_t plain_pairs(PyObject *hdrs, PyTypeObject *type, PyObject **items) {
+    int is_list = PyList_Check(hdrs);
+    if (!is_list && !PyTuple_Check(hdrs)) return -1;
+    Py_ssize_t n = is_list ? PyList_Size(hdrs) : PyTuple_Size(hdrs);
+    if (n < 0 || n > MAX_PAIRS) {
+        PyErr_Clear();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = is_list ? PyList_GetItem(hdrs, i) : PyTuple_GetItem(hdrs, i);
+        if (pair == NULL || !PyTuple_Check(pair) || PyTuple_Size(pair) != 2) {
+            PyErr_Clear();
+            return -1;
+        }
+        for (int k = 0; k < 2; k++) {
+            PyObject *item = PyTuple_GetItem(pair, k);
+            if (item == NULL || Py_TYPE(item) != type) {
+                PyErr_Clear();
+                return -1;
+            }
+            items[2 * i + k] = item;
+        }
+    }
+    return n;
+}
+
 /*
  * encode_response_head_prefix(status, headers): the header cache's hit, for headers given as a
  * list or tuple of 2-tuples of bytes (what ASGI apps and frameworks send). The joined head is
@@ -235,13 +269,9 @@ static PyObject *encode_response_head_prefix(PyObject *Py_UNUSED(self), PyObject
         return NULL;
     }
     PyObject *status = args[0], *hdrs = args[1];
-    int is_list = PyList_Check(hdrs);
-    if (!is_list && !PyTuple_Check(hdrs)) goto twin;
-    Py_ssize_t n = is_list ? PyList_Size(hdrs) : PyTuple_Size(hdrs);
-    if (n < 0 || n > 64) {
-        PyErr_Clear();
-        goto twin;
-    }
+    PyObject *items[2 * MAX_PAIRS];
+    Py_ssize_t n = plain_pairs(hdrs, &PyBytes_Type, items);
+    if (n < 0) goto twin;
     PyObject *code = PyDict_GetItemWithError(status_bytes, status); /* borrowed */
     if (code == NULL) {
         if (PyErr_Occurred()) return NULL;
@@ -249,23 +279,7 @@ static PyObject *encode_response_head_prefix(PyObject *Py_UNUSED(self), PyObject
     }
     /* Sizes first, so the key is built in one allocation. */
     Py_ssize_t total = PyBytes_Size(code);
-    PyObject *items[128];
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *pair = is_list ? PyList_GetItem(hdrs, i) : PyTuple_GetItem(hdrs, i);
-        if (pair == NULL || !PyTuple_Check(pair) || PyTuple_Size(pair) != 2) {
-            PyErr_Clear();
-            goto twin;
-        }
-        for (int k = 0; k < 2; k++) {
-            PyObject *b = PyTuple_GetItem(pair, k);
-            if (b == NULL || !PyBytes_CheckExact(b)) {
-                PyErr_Clear();
-                goto twin;
-            }
-            items[2 * i + k] = b;
-            total += 1 + PyBytes_Size(b);
-        }
-    }
+    for (Py_ssize_t i = 0; i < 2 * n; i++) total += 1 + PyBytes_Size(items[i]);
     PyObject *key = PyBytes_FromStringAndSize(NULL, total);
     if (key == NULL) return NULL;
     char *out = PyBytes_AsString(key);
@@ -302,34 +316,16 @@ twin:
  * that shape (the caller's twin decides), or NULL with an error.
  */
 static PyObject *text_hit(PyObject *cache, PyObject *code, PyObject *hdrs) {
-    int is_list = PyList_Check(hdrs);
-    if (!is_list && !PyTuple_Check(hdrs)) return NULL;
-    Py_ssize_t n = is_list ? PyList_Size(hdrs) : PyTuple_Size(hdrs);
-    if (n < 0 || n > 64 || !PyUnicode_CheckExact(code)) {
-        PyErr_Clear();
-        return NULL;
-    }
+    PyObject *items[2 * MAX_PAIRS];
+    Py_ssize_t n = plain_pairs(hdrs, &PyUnicode_Type, items);
+    if (n < 0 || !PyUnicode_CheckExact(code)) return NULL;
     PyObject *fields = PyList_New(1 + 2 * n);
     if (fields == NULL) return NULL;
     Py_INCREF(code);
     PyList_SetItem(fields, 0, code);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *pair = is_list ? PyList_GetItem(hdrs, i) : PyTuple_GetItem(hdrs, i);
-        if (pair == NULL || !PyTuple_Check(pair) || PyTuple_Size(pair) != 2) {
-            PyErr_Clear();
-            Py_DECREF(fields);
-            return NULL;
-        }
-        for (int k = 0; k < 2; k++) {
-            PyObject *t = PyTuple_GetItem(pair, k);
-            if (t == NULL || !PyUnicode_CheckExact(t)) {
-                PyErr_Clear();
-                Py_DECREF(fields);
-                return NULL;
-            }
-            Py_INCREF(t);
-            PyList_SetItem(fields, 1 + 2 * i + k, t);
-        }
+    for (Py_ssize_t i = 0; i < 2 * n; i++) {
+        Py_INCREF(items[i]);
+        PyList_SetItem(fields, 1 + i, items[i]);
     }
     PyObject *key = PyUnicode_Join(nul, fields);
     Py_DECREF(fields);
