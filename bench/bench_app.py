@@ -3,8 +3,11 @@ measure the server and not a router.
 
 GET  /      -> 200, 1 KiB of b"x" (text/plain)
 POST /echo  -> 200, the request body
+GET  /wait  -> 200, 1 KiB of b"x" after waiting 1 ms, as for a query or an HTTP call
 lifespan    -> startup and shutdown complete at once
 """
+
+import asyncio
 
 BODY = b"x" * 1024
 GET_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"1024")]
@@ -15,6 +18,11 @@ async def app(scope, receive, send):
     if kind == "http":
         path, method = scope["path"], scope["method"]
         if path == "/" and method == "GET":
+            await send({"type": "http.response.start", "status": 200, "headers": GET_HEADERS})
+            await send({"type": "http.response.body", "body": BODY})
+            return
+        if path == "/wait" and method == "GET":
+            await asyncio.sleep(0.001)
             await send({"type": "http.response.start", "status": 200, "headers": GET_HEADERS})
             await send({"type": "http.response.body", "body": BODY})
             return

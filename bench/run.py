@@ -311,6 +311,8 @@ class Scenario:
 SCENARIOS: Dict[str, Scenario] = {
     "get": Scenario("get", "/", None, GET_BODY_SIZE, "GET / -> 1 KiB body"),
     "post": Scenario("post", "/echo", POST_LUA, 10240, "POST /echo, 10 KiB body echoed back"),
+    # An app that waits (a query, an HTTP call): what the server's threads or tasks make of it.
+    "wait": Scenario("wait", "/wait", None, GET_BODY_SIZE, "GET /wait -> 1 KiB body after the app waits 1 ms"),
     "static": Scenario("static", f"/static/{STATIC_FILE}", None, STATIC_SIZE,
                        f"GET /static/{STATIC_FILE} -> 16 KiB file served by the server itself (--static-path-mount)",
                        static=True),
@@ -845,7 +847,7 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--workers", type=int, default=1, help="worker processes of every server (default 1; embedded keeps 1)")
     p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all",
-                   help="all: get and post; static: a file served by the server itself, granian-ts against "
+                   help="all: get and post; wait: GET of a response the app waits 1 ms for; static: a file served by the server itself, granian-ts against "
                    "Granian (both started with --static-path-mount bench/static); default all")
     p.add_argument("--transport", choices=list(TRANSPORTS), default="h1",
                    help="; ".join(f"{t.name}: {t.about}" for t in TRANSPORTS.values()) + " (default h1; "

@@ -3,7 +3,10 @@ numbers measure the server and not a router. The same routes as bench_app.py:
 
 GET  /      -> 200, 1 KiB of b"x" (text/plain)
 POST /echo  -> 200, the request body
+GET  /wait  -> 200, 1 KiB of b"x" after waiting 1 ms, as for a query or an HTTP call
 """
+
+import time
 
 BODY = b"x" * 1024
 GET_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "1024")]
@@ -13,6 +16,10 @@ NOT_FOUND_HEADERS = [("Content-Length", "0")]
 def app(environ, start_response):
     path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
     if path == "/" and method == "GET":
+        start_response("200 OK", GET_HEADERS)
+        return [BODY]
+    if path == "/wait" and method == "GET":
+        time.sleep(0.001)
         start_response("200 OK", GET_HEADERS)
         return [BODY]
     if path == "/echo" and method == "POST":

@@ -1,7 +1,9 @@
 """WSGI connections served by the app threads (`_wsgi_link.Link`): the hand-over from the event
 loop, several connections sharing --blocking-threads, and the ends of a connection."""
 
+import asyncio
 import threading
+import time
 
 from fakes import FakeBun, encode_request_head
 from granian_ts.protocol import FLAG_END, HEADER, REQUEST, REQUEST_BODY, RESPONSE, encode_frame
@@ -80,3 +82,61 @@ async def test_a_broken_frame_closes_the_link_and_the_others_keep_serving(serve_
         assert (await other.response()).body == b"/other"
     finally:
         other.close()
+
+
+class _InApp:
+    """A WSGI app that waits or computes for a while, counting the requests inside it at once."""
+
+    def __init__(self, wait: float = 0.0, compute: float = 0.0) -> None:
+        self.wait, self.compute = wait, compute
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        if self.wait:
+            time.sleep(self.wait)
+        end = time.thread_time() + self.compute
+        while time.thread_time() < end:
+            pass
+        with self.lock:
+            self.now -= 1
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+
+async def _serve_all(bun, first, count):
+    """Requests `first`..`first + count - 1` sent back to back; waits for every response, polling
+    gently (a loop that never sleeps would hold the GIL against the app threads)."""
+    for stream in range(first, first + count):
+        bun.request(stream=stream)
+    deadline = time.monotonic() + 10
+    while not all(bun.response_done(s) for s in range(first, first + count)):
+        assert time.monotonic() < deadline, "responses missing"
+        await asyncio.sleep(0.005)
+
+
+async def test_requests_that_wait_are_spread_over_the_threads(serve_wsgi):
+    # Run one after another by the thread that read them, a batch of requests that each wait
+    # 1 ms would take 1 ms a request, and the monitor, looking for a thread stuck in the app,
+    # would see one make progress every time; a few that waited are enough to spread the rest.
+    app = _InApp(wait=0.001)
+    bun = await serve_wsgi(app, blocking_threads=16)
+    await _serve_all(bun, 1, 1)  # the hand-over
+    await _serve_all(bun, 2, 32)
+    (link,) = bun.host.interface._links
+    assert link.spread_until > 0
+    assert app.most >= 3
+
+
+async def test_requests_that_only_compute_stay_on_the_thread_that_read_them(serve_wsgi):
+    # Longer than SLOW_WAIT, but on the CPU: more threads would only pass the GIL around.
+    app = _InApp(compute=0.0003)
+    bun = await serve_wsgi(app, blocking_threads=16)
+    await _serve_all(bun, 1, 1)
+    await _serve_all(bun, 2, 32)
+    (link,) = bun.host.interface._links
+    assert link.spread_until == 0
+    assert app.most == 1

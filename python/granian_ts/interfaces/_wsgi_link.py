@@ -7,6 +7,18 @@ crossing a wake-up and a hand-off of the GIL: about a third of the worker's CPU 
 one after another, and sends all their responses in one write before it reads again; the
 event loop is not on the way.
 
+That suits requests that keep their thread busy. Requests that wait in the app (a query, an HTTP
+call, a sleep: STRIKES in a row more than SLOW_WAIT off the thread's CPU, sampled per link) are
+spread for a while (SPREAD_FOR) instead: the thread that takes one calls another thread for the
+next one waiting (`_help`, one call on the way at a time, so a batch fans out thread by thread as
+fast as threads wake), and each thread sends its reply as soon as it has it. Otherwise a batch of
+20 requests that each wait 1 ms would run one after another, the last answered after 20 ms: 1.0k
+req/s where Granian, which runs every request on a thread of its pool, does 6.0k (bench/RESULTS.md,
+2026-12-08). Waiting, not length, decides: requests that only compute hold the GIL, and more
+threads would only pass it around. A sample counts only while its thread is the link's only one in
+the app: beside others, the time it waits for the GIL would read as waiting, and spreading would
+keep itself going.
+
 A thread inside the app (a query, a sleep) must not hold the rest up. The interface's monitor
 (`WSGIInterface._watch`, on the event loop) looks at every link each MONITOR_INTERVAL: one
 that has requests waiting, no thread reading, or responses not sent, while its threads are in
@@ -25,6 +37,7 @@ import logging
 import socket
 import threading
 from collections import deque
+from time import perf_counter, thread_time
 from typing import TYPE_CHECKING, Any, Deque, Dict, Iterable, List
 
 from ..protocol import (
@@ -52,10 +65,34 @@ _unpack_u32 = U32.unpack
 # What one recv asks for: a burst of requests from Bun, or a large body chunk, in one call.
 READ_SIZE = 256 * 1024
 
+# Seconds a request spends in the app off its thread's CPU (waiting on I/O, a lock, a sleep) above
+# which, STRIKES requests in a row, a link's requests are spread over threads as they come (module
+# docstring). Below it, running a batch on one thread costs less than handing requests over: a
+# hand-over is a thread wake-up, a GIL switch and a write of its own, some µs. One request that
+# only computes can read as waiting too, when the OS or another thread wanting the GIL takes the
+# CPU from it for a moment: four in a row do not, where requests that wait always do.
+SLOW_WAIT = 0.00005
+STRIKES = 4
+# Seconds requests are spread for before they are timed again, alone on the link; and how long
+# after that requests that still overlap (no thread alone to time one) are taken for waiting ones.
+SPREAD_FOR = 10.0
+RECHECK = 0.05
+# One request in SAMPLE_EVERY is timed (the thread's CPU clock is a system call, 0.7 µs a read),
+# the first of a link's included, and every one after a sample that waited.
+SAMPLE_EVERY = 16
+
+
+def _call_app(stream: "WSGIStream") -> None:
+    try:
+        stream.run()  # which handles the app's errors itself
+    except BaseException:  # a last resort: the slot and the stream are given back by `serve`
+        logger.exception("uncaught exception serving a WSGI request")
+
 
 class Link:
     __slots__ = (
         "sock", "lock", "streams", "pending", "reading", "running", "progress", "closed", "seen",
+        "spread_until", "recheck_until", "strikes", "count", "calling",
         "_interface", "_decoder", "_wlock", "_out",
     )
 
@@ -70,6 +107,11 @@ class Link:
         self.progress = 0  # counts app calls started and reads done: the monitor's clock
         self.closed = False
         self.seen = -1  # `progress` at the monitor's last look
+        self.spread_until = 0.0  # perf_counter() until which requests are spread (0: not spread)
+        self.recheck_until = 0.0  # when requests that still overlap are taken for waiting ones (RECHECK)
+        self.strikes = 0  # requests timed in a row that waited (SLOW_WAIT)
+        self.count = -1  # requests run unspread, less one: which to time (SAMPLE_EVERY)
+        self.calling = False  # a thread was asked to serve the next request waiting (`_help`)
         self._interface = interface
         self._decoder = decoder
         self._wlock = threading.Lock()
@@ -85,6 +127,7 @@ class Link:
         interface = self._interface
         done = None  # the stream this thread ran last
         while True:
+            call = False
             with lock:
                 if done is not None:
                     interface.free_slots += 1
@@ -100,10 +143,18 @@ class Link:
                     interface.free_slots -= 1
                     self.running += 1
                     self.progress += 1
+                    # Requests that wait: the next one waiting gets a thread of its own now.
+                    if (
+                        pending and interface.free_slots and not self.calling
+                        and self.spread_until and perf_counter() < self.spread_until
+                    ):
+                        self.calling = call = True
                 elif self.reading:
                     stream = False
                 else:
                     self.reading = True
+            if call:
+                interface.pool.submit(self._help)
             if stream is None:
                 self._read()
             elif stream is False:
@@ -113,10 +164,58 @@ class Link:
             else:
                 interface.watch()
                 done = stream
-                try:
-                    stream.run()  # which handles the app's errors itself
-                except BaseException:  # a last resort: the slot and the stream are given back above
-                    logger.exception("uncaught exception serving a WSGI request")
+                self._run(stream)
+
+    def _run(self, stream: "WSGIStream") -> None:
+        # Threads may race on what steers spreading (the count, strikes, the deadlines): a lost
+        # update costs a sample at most.
+        spread_until = self.spread_until
+        if spread_until:
+            _call_app(stream)
+            now = perf_counter()
+            if now < spread_until:
+                self.flush()  # its client need not wait for the rest of the batch
+                return
+            self.spread_until = 0.0
+            self.recheck_until = now + RECHECK
+            self.count = -1  # time the next request
+            return
+        self.count = count = self.count + 1
+        if count % SAMPLE_EVERY and not self.strikes:
+            _call_app(stream)
+            return
+        alone = self.running == 1
+        cpu = thread_time()
+        started = perf_counter()
+        _call_app(stream)
+        now = perf_counter()
+        waited = now - started - (thread_time() - cpu)
+        if not (alone and self.running == 1):
+            # Not a fair sample: time the next. Requests that still overlap RECHECK after a spell
+            # of spreading ended are ones that wait (quick ones would have left one thread).
+            if self.recheck_until and now > self.recheck_until:
+                self._spread(now)
+            else:
+                self.count = -1
+        elif waited <= SLOW_WAIT:
+            self.strikes = 0
+            self.recheck_until = 0.0
+        elif self.strikes + 1 < STRIKES:
+            self.strikes += 1
+        else:
+            self._spread(now)
+
+    def _spread(self, now: float) -> None:
+        self.strikes = 0
+        self.recheck_until = 0.0
+        self.spread_until = now + SPREAD_FOR
+        self.flush()
+
+    def _help(self) -> None:
+        """A thread called to serve the next request waiting (slow requests, `serve`)."""
+        with self.lock:
+            self.calling = False
+        self.serve()
 
     def read_for_app(self) -> bool:
         """A thread waiting in the app for frames (body, acks) reads them itself when nobody
