@@ -172,13 +172,12 @@ class Link:
         spread_until = self.spread_until
         if spread_until:
             _call_app(stream)
+            self.flush()  # its client need not wait for the rest of the batch
             now = perf_counter()
-            if now < spread_until:
-                self.flush()  # its client need not wait for the rest of the batch
-                return
-            self.spread_until = 0.0
-            self.recheck_until = now + RECHECK
-            self.count = -1  # time the next request
+            if now >= spread_until:
+                self.spread_until = 0.0
+                self.recheck_until = now + RECHECK
+                self.count = -1  # time the next request
             return
         self.count = count = self.count + 1
         if count % SAMPLE_EVERY and not self.strikes:
@@ -212,7 +211,7 @@ class Link:
         self.flush()
 
     def _help(self) -> None:
-        """A thread called to serve the next request waiting (slow requests, `serve`)."""
+        """A thread called to serve the next request waiting (requests that wait, `serve`)."""
         with self.lock:
             self.calling = False
         self.serve()
