@@ -16,6 +16,11 @@
 #define Py_LIMITED_API 0x030A0000
 #include <Python.h>
 #include <string.h>
+#ifndef _WIN32
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#endif
 
 /* Set by bind(): the Python twins and what they share with us. */
 static PyObject *ProtocolError;     /* protocol.ProtocolError */
@@ -477,7 +482,7 @@ static void keep(PyObject **slot, PyObject *value) {
  * bind(ProtocolError, frame_types, max_payload, parse, decode_request_head,
  *      encode_response_head_prefix, encode_response_head_text, heads, text_heads, status_bytes, status_text)
  */
-static PyObject *bind(PyObject *Py_UNUSED(self), PyObject *args) {
+static PyObject *bind_codec(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *error, *types, *parse, *decode, *encode, *encode_text, *cache, *text_cache, *statuses, *texts;
     unsigned long limit;
     if (!PyArg_ParseTuple(args, "OOkOOOOO!O!O!O!", &error, &types, &limit, &parse, &decode, &encode, &encode_text,
@@ -528,8 +533,42 @@ static PyObject *bind_wsgi(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_RETURN_NONE;
 }
 
+#ifndef _WIN32
+/*
+ * send_now(fd, data) -> int: what the socket takes of `data` now, without waiting and without
+ * giving up the GIL (0 when it takes nothing); OSError for what fails otherwise. Not a twin of a
+ * Python function but of socket.send with MSG_DONTWAIT, less the GIL hand-over Python makes
+ * around every call: a WSGI thread that gives the GIL up to write its reply waits to take it
+ * back behind every other thread that wants it, dozens of times a request when many run at once
+ * (interfaces/_wsgi_link.py, bench/RESULTS.md 2026-12-08). A non-blocking write to a Unix socket
+ * is over in microseconds.
+ */
+static PyObject *send_now(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "send_now() takes a file descriptor and bytes");
+        return NULL;
+    }
+    long fd = PyLong_AsLong(args[0]);
+    if (fd == -1 && PyErr_Occurred()) return NULL;
+    char *data;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(args[1], &data, &size) < 0) return NULL;
+    int flags = MSG_DONTWAIT;
+#ifdef MSG_NOSIGNAL
+    flags |= MSG_NOSIGNAL;
+#endif
+    ssize_t sent = send((int)fd, data, (size_t)size, flags);
+    if (sent < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return PyLong_FromLong(0);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    return PyLong_FromSsize_t(sent);
+}
+#endif
+
 static PyMethodDef methods[] = {
-    {"bind", bind, METH_VARARGS, "Give the module the Python codec it stands in for."},
+    {"bind", bind_codec, METH_VARARGS, "Give the module the Python codec it stands in for."},
     {"parse_frames", parse_frames, METH_O, "FrameDecoder._parse: (frames, used)."},
     {"decode_request_head", decode_request_head, METH_O, "protocol.decode_request_head."},
     {"encode_response_head_prefix", (PyCFunction)(void (*)(void))encode_response_head_prefix, METH_FASTCALL,
@@ -541,6 +580,10 @@ static PyMethodDef methods[] = {
     {"bind_wsgi", bind_wsgi, METH_VARARGS, "Give the module WSGI's header-key cache and its twins."},
     {"wsgi_apply_headers", (PyCFunction)(void (*)(void))wsgi_apply_headers, METH_FASTCALL,
      "interfaces.wsgi._apply_headers."},
+#ifndef _WIN32
+    {"send_now", (PyCFunction)(void (*)(void))send_now, METH_FASTCALL,
+     "What a socket takes of bytes now, without waiting or giving up the GIL."},
+#endif
     {NULL, NULL, 0, NULL},
 };
 

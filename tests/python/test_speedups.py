@@ -5,6 +5,7 @@ on the heads apps and clients really send, and on random bytes. scripts/setup.sh
 module; a checkout without a C compiler fails here, by design (CI always has one).
 """
 
+import errno
 import os
 import random
 import re
@@ -36,6 +37,9 @@ def test_the_worker_uses_the_c_codec_when_built():
     assert protocol.FrameDecoder._parse is _speedups.parse_frames
     assert protocol.encode_response_head_prefix is _speedups.encode_response_head_prefix
     assert protocol.encode_response_head_text is _speedups.encode_response_head_text
+    from granian_ts.interfaces import _wsgi_link
+
+    assert _wsgi_link._send_now is _speedups.send_now
 
 
 @pytest.mark.parametrize("value,expected", [("0", None), ("false", None), ("1", "C"), (None, "C")])
@@ -347,3 +351,46 @@ def test_the_head_probe_misses_a_head_that_smuggles_nuls():
     assert _speedups.cached_text_head(cache, "200", [("x-a", "1\0")]) is None
     assert _speedups.cached_text_head(cache, "200", iter([("x-a", "1")])) is None  # not a list: the encoder's
     assert _speedups.cached_text_head(cache, "200", [["x-a", "1"]]) is None
+
+
+# send_now: socket.send with MSG_DONTWAIT, without giving up the GIL (interfaces/_wsgi_link.py)
+
+
+def test_send_now_sends_what_the_socket_takes_and_never_waits():
+    import socket
+
+    a, b = socket.socketpair()
+    try:
+        assert _speedups.send_now(a.fileno(), b"hello") == 5
+        assert b.recv(16) == b"hello"
+        big = bytes(range(256)) * 4096  # 1 MiB: more than a socket pair holds
+        sent = _speedups.send_now(a.fileno(), big)
+        assert 0 < sent < len(big)
+        assert _speedups.send_now(a.fileno(), big) == 0  # full: 0 at once, not a wait
+        b.setblocking(False)
+        got = b""
+        while len(got) < sent:
+            got += b.recv(1 << 20)
+        assert got == big[:sent]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_send_now_raises_what_send_raises():
+    import socket
+
+    a, b = socket.socketpair()
+    b.close()
+    try:
+        with pytest.raises(BrokenPipeError):
+            _speedups.send_now(a.fileno(), b"x")
+    finally:
+        a.close()
+    with pytest.raises(OSError) as err:
+        _speedups.send_now(1 << 20, b"x")  # no such descriptor
+    assert err.value.errno == errno.EBADF
+    with pytest.raises(TypeError):
+        _speedups.send_now(0, bytearray(b"x"))
+    with pytest.raises(TypeError):
+        _speedups.send_now(0)
