@@ -1,5 +1,6 @@
 """WSGI connections served by the app threads (`_wsgi_link.Link`): the hand-over from the event
-loop, several connections sharing --blocking-threads, and the ends of a connection."""
+loop, several connections sharing --blocking-threads, the ends of a connection, and requests that
+wait spread over the threads where those that compute are not."""
 
 import asyncio
 import threading
