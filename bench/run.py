@@ -847,8 +847,9 @@ def parse_args(argv: Optional[List[str]] = None):
     p.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     p.add_argument("--workers", type=int, default=1, help="worker processes of every server (default 1; embedded keeps 1)")
     p.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all",
-                   help="all: get and post; wait: GET of a response the app waits 1 ms for; static: a file served by the server itself, granian-ts against "
-                   "Granian (both started with --static-path-mount bench/static); default all")
+                   help="all: get and post; wait: GET of a response the app waits 1 ms for; static: a file served "
+                   "by the server itself, granian-ts against Granian (both started with --static-path-mount "
+                   "bench/static); default all")
     p.add_argument("--transport", choices=list(TRANSPORTS), default="h1",
                    help="; ".join(f"{t.name}: {t.about}" for t in TRANSPORTS.values()) + " (default h1; "
                    "h2c and TLS runs compare granian-ts with Granian only)")
