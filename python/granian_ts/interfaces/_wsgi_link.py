@@ -148,9 +148,10 @@ class Link:
                     self.running += 1
                     self.progress += 1
                     # Requests that wait: the next one waiting gets a thread of its own now.
+                    # (spread_until first: unspread, one look at it is all a request pays)
                     if (
-                        pending and interface.free_slots and not self.calling
-                        and self.spread_until and perf_counter() < self.spread_until
+                        self.spread_until and pending and interface.free_slots and not self.calling
+                        and perf_counter() < self.spread_until
                     ):
                         self.calling = call = True
                 elif self.reading:
